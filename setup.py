@@ -1,0 +1,27 @@
+"""Packaging for tfflows: normalizing flows for TensorFlow with a pretrained zoo."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+
+
+def _requirements():
+    lines = (HERE / "requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+setup(
+    name="tfflows",
+    version="0.1.0",
+    description="Normalizing flows as TensorFlow Probability bijectors over Keras 3 layers",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["tfflows", "tfflows.*"]),
+    install_requires=_requirements(),
+    extras_require={"dev": ["pytest==9.2.0", "ruff==0.17.6", "scipy==1.17.1"]},
+    entry_points={"console_scripts": ["tfflows=tfflows.cli:main"]},
+)

@@ -1,0 +1,7 @@
+"""tfflows: normalizing flows for TensorFlow, as TFP bijectors over Keras 3 layers."""
+
+from tfflows import bijectors, layers, nets
+
+__version__ = "0.1.0"
+
+__all__ = ["bijectors", "layers", "nets", "__version__"]

@@ -1,0 +1,13 @@
+"""Keras 3 networks that parametrise flow steps (conditioners, MADE, split priors).
+
+Every network's last layer is zero-initialised, so every flow step starts at (or, for
+Glow's sigmoid coupling, next to) the identity, and every network takes an optional
+condition input.
+"""
+
+from tfflows.nets.conv_net import ConvNet
+from tfflows.nets.made import MADE
+from tfflows.nets.masked_dense import MaskedDense
+from tfflows.nets.mlp import MLP
+
+__all__ = ["MLP", "ConvNet", "MADE", "MaskedDense"]
