@@ -15,9 +15,10 @@ class MaskedAutoregressive(FlowBijector):
         forward (latent -> data, D passes):    x_i = z_i * exp(alpha_i(x_<i)) + mu_i(x_<i)
         log|det dx/dz| = sum_i alpha_i
 
-    The forward pass runs the network D times in a `tf.while_loop` (after pass k the first k
-    coordinates are final), so it traces once and compiles under XLA. The log-det is recorded
-    while transforming, so the network is not run again for it.
+    The forward pass runs the network D times in a `tf.while_loop` (pass k computes
+    coordinate k from the final values of coordinates < k), so it traces once and compiles
+    under XLA. The log-det is recorded while transforming, so the network is not run again
+    for it.
 
     Args:
       shift_and_log_scale_fn: callable x [..., D] -> h [..., 2D] (shift first, raw log-scale
@@ -66,14 +67,18 @@ class MaskedAutoregressive(FlowBijector):
         if event_size is None:
             raise ValueError("MaskedAutoregressive needs a static event size")
 
-        def step(y, _):
+        # Pass i fixes coordinate i only; the others stay 0 until their turn, so values
+        # computed from a not-yet-final prefix never enter the result (a garbage
+        # intermediate could overflow, and 0 * inf in a masked weight is NaN).
+        def step(i, y, _):
             shift, log_scale = self._params(y)
-            return x * tf.exp(log_scale) + shift, log_scale
+            now = tf.equal(tf.range(event_size), i)
+            return i + 1, tf.where(now, x * tf.exp(log_scale) + shift, y), log_scale
 
-        y, log_scale = tf.while_loop(
+        _, y, log_scale = tf.while_loop(
             lambda *_: True,
             step,
-            (tf.zeros_like(x), tf.zeros_like(x)),
+            (tf.constant(0), tf.zeros_like(x), tf.zeros_like(x)),
             maximum_iterations=event_size,
         )
         record_forward_ldj(self, x, tf.reduce_sum(log_scale, axis=-1))

@@ -46,4 +46,4 @@ class PixelScale(FlowBijector):
         return y / self._num_bins + self._low
 
     def _forward_log_det_jacobian(self, x):
-        return tf.constant(self._log_num_bins, dtype=x.dtype)
+        return tf.fill(tf.shape(x), tf.constant(self._log_num_bins, dtype=x.dtype))

@@ -1,0 +1,193 @@
+"""Every tfflows bijector through one shared set of checks (see bijector_registry.py)."""
+
+import importlib
+import inspect
+import pkgutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import tfflows.bijectors
+from tests.bijector_checks import (
+    MODES,
+    TOLERANCE,
+    assert_close,
+    flat_jacobian_logdet,
+    run_mode,
+    with_condition,
+)
+from tests.bijector_registry import CASES, CASES_2D
+
+BATCH = 5
+CASE_IDS = [c.name for c in CASES]
+
+
+def public_bijector_classes():
+    """Every public Bijector subclass defined in any module of tfflows.bijectors."""
+    found = set()
+    for info in pkgutil.iter_modules(tfflows.bijectors.__path__):
+        module = importlib.import_module(f"tfflows.bijectors.{info.name}")
+        for name, obj in inspect.getmembers(module, inspect.isclass):
+            if (
+                issubclass(obj, tfp.bijectors.Bijector)
+                and obj.__module__ == module.__name__
+                and not name.startswith("_")
+                and name != "FlowBijector"
+            ):
+                found.add(obj)
+    return found
+
+
+def test_registry_is_complete():
+    covered = {c.bijector_class for c in CASES}
+    missing = {cls.__name__ for cls in public_bijector_classes()} - {c.__name__ for c in covered}
+    assert not missing, f"bijectors without a registry entry in bijector_registry.py: {missing}"
+    exported = {getattr(tfflows.bijectors, n) for n in tfflows.bijectors.__all__}
+    assert exported == public_bijector_classes()
+
+
+def _setup(case, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    built = case.build(dtype, seed)
+    cond = case.sample_condition(rng, BATCH, dtype)
+    return built, rng, cond
+
+
+def _ndims(case):
+    return case.event_ndims
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_round_trip_and_log_det_consistency(case, dtype, mode):
+    """x -> z -> x and z -> x -> z through separate bijector objects (no cache sharing),
+    and fldj(z) = -ildj(forward(z)), in eager, tf.function and XLA."""
+    if mode == "xla" and dtype == np.float64:
+        pytest.skip("XLA is checked in float32, the dtype models train in")
+    built, rng, cond = _setup(case, dtype)
+    x = case.sample_x(rng, BATCH, dtype)
+    z = case.sample_z(rng, BATCH, dtype)
+    nd = _ndims(case)
+    fresh = with_condition(built, cond)
+
+    def data_round_trip(x, *c):
+        f = with_condition(built, c[0] if c else None)
+        z_ = f().inverse(x)
+        return z_, f().forward(z_), f().inverse_log_det_jacobian(x, nd)
+
+    def latent_round_trip(z, *c):
+        f = with_condition(built, c[0] if c else None)
+        x_ = f().forward(z)
+        return (
+            x_,
+            f().inverse(x_),
+            f().forward_log_det_jacobian(z, nd),
+            f().inverse_log_det_jacobian(x_, nd),
+        )
+
+    tol = TOLERANCE[dtype]
+    z_of_x, x_back, ildj_x = run_mode(mode, data_round_trip, x, cond)
+    assert_close(x_back, x, tol, f"{case.name}: forward(inverse(x))")
+    x_of_z, z_back, fldj_z, ildj_xz = run_mode(mode, latent_round_trip, z, cond)
+    assert_close(z_back, z, tol, f"{case.name}: inverse(forward(z))")
+    assert_close(fldj_z, -np.asarray(ildj_xz), tol, f"{case.name}: fldj(z) + ildj(forward(z))")
+    assert np.asarray(ildj_x).shape == (BATCH,)
+
+    # Compiled modes agree with eager on the same inputs.
+    if mode != "eager":
+        eager = fresh().inverse(x)
+        assert_close(z_of_x, eager, tol * 10, f"{case.name}: {mode} vs eager inverse")
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_log_det_matches_autodiff_jacobian(case):
+    """ildj and fldj against log|det| of the autodiff Jacobian, in float64."""
+    built, rng, cond = _setup(case, np.float64)
+    fresh = with_condition(built, cond)
+    x = case.sample_x(rng, BATCH, np.float64)
+    z = case.sample_z(rng, BATCH, np.float64)
+    nd = _ndims(case)
+    if case.latent_shape is not None:
+        pytest.skip("shape-changing bijector: checked with a square Jacobian below")
+    ildj = fresh().inverse_log_det_jacobian(x, nd).numpy()
+    assert_close(ildj, flat_jacobian_logdet(lambda t: fresh().inverse(t), x), 1e-8, "ildj")
+    fldj = fresh().forward_log_det_jacobian(z, nd).numpy()
+    assert_close(fldj, flat_jacobian_logdet(lambda t: fresh().forward(t), z), 1e-8, "fldj")
+
+
+def test_squeeze_jacobian_is_a_permutation():
+    """Squeeze changes the event's shape; flattened, its Jacobian is a permutation matrix."""
+    x = tf.random.normal([2, 4, 4, 2], dtype=tf.float64)
+    fresh = tfflows.bijectors.Squeeze
+    assert np.allclose(flat_jacobian_logdet(lambda t: fresh().inverse(t), x), 0.0)
+    flat_in = tf.reshape(x, [2, -1])
+    with tf.GradientTape() as tape:
+        tape.watch(flat_in)
+        out = tf.reshape(fresh().inverse(tf.reshape(flat_in, x.shape)), [2, -1])
+    jac = tape.batch_jacobian(out, flat_in).numpy()
+    assert np.all((jac == 0) | (jac == 1)) and np.all(jac.sum(axis=1) == 1)
+    assert fresh().inverse(x).shape == (2, 2, 2, 8)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_finite_at_domain_edges(case):
+    built, _, _ = _setup(case, np.float32)
+    x = case.edge_x(np.float32)
+    rng = np.random.default_rng(1)
+    cond = case.sample_condition(rng, len(x), np.float32)
+    fresh = with_condition(built, cond)
+    z = fresh().inverse(x)
+    ildj = fresh().inverse_log_det_jacobian(x, case.event_ndims)
+    back = fresh().forward(z)
+    for name, t in [("inverse", z), ("ildj", ildj), ("forward(inverse)", back)]:
+        assert np.all(np.isfinite(t.numpy())), f"{case.name}: {name} not finite at {case.edges}"
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.build(np.float32, 0).variables], ids=lambda c: c.name
+)
+def test_gradients_reach_every_trainable_variable(case):
+    built, rng, cond = _setup(case, np.float32)
+    x = tf.constant(case.sample_x(rng, BATCH, np.float32))
+    z_sample = tf.constant(case.sample_z(rng, BATCH, np.float32))
+    fresh = with_condition(built, cond)
+    with tf.GradientTape() as tape:
+        # Negative log-likelihood under a standard normal, plus the sampling path, so that
+        # both directions' parameters (e.g. the inner bijector of FactorOut) are exercised.
+        z = fresh().inverse(x)
+        nll = 0.5 * tf.reduce_sum(tf.reshape(z, [BATCH, -1]) ** 2, -1)
+        nll -= fresh().inverse_log_det_jacobian(x, case.event_ndims)
+        loss = tf.reduce_mean(nll) + tf.reduce_mean(fresh().forward(z_sample) ** 2)
+    grads = tape.gradient(loss, built.variables)
+    for v, g in zip(built.variables, grads, strict=True):
+        assert g is not None, f"{case.name}: no gradient for {v.path}"
+        g = tf.convert_to_tensor(g).numpy()
+        assert np.all(np.isfinite(g)), f"{case.name}: non-finite gradient for {v.path}"
+        assert np.any(g != 0), f"{case.name}: zero gradient for {v.path}"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.condition_shape], ids=lambda c: c.name)
+def test_condition_changes_the_transform(case):
+    built, rng, cond = _setup(case, np.float32)
+    x = case.sample_x(rng, BATCH, np.float32)
+    other = case.sample_condition(rng, BATCH, np.float32)
+    z1 = built.bijector(cond).inverse(x).numpy()
+    z2 = built.bijector(other).inverse(x).numpy()
+    assert np.abs(z1 - z2).max() > 1e-3
+
+
+@pytest.mark.parametrize("case", CASES_2D, ids=[c.name for c in CASES_2D])
+def test_2d_density_integrates_to_one(case):
+    """p(x) = N(inverse(x); 0, I) |det d inverse / dx| summed over a fine grid is 1."""
+    built, _, _ = _setup(case, np.float64, seed=3)
+    half, n = 12.0, 601
+    axis = np.linspace(-half, half, n)
+    grid = np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
+    base = tfp.distributions.MultivariateNormalDiag(loc=tf.zeros(2, tf.float64))
+    dist = tfp.distributions.TransformedDistribution(base, built.bijector())
+    density = np.exp(dist.log_prob(grid).numpy())
+    total = density.sum() * (axis[1] - axis[0]) ** 2
+    assert abs(total - 1.0) < 0.01, f"{case.name}: density integrates to {total:.4f}"
