@@ -9,6 +9,7 @@ and latent points look like. `test_registry_is_complete` fails when a bijector c
 import dataclasses
 from collections.abc import Callable
 
+import keras
 import numpy as np
 import tensorflow_probability as tfp
 
@@ -101,6 +102,7 @@ def factor_out_build(condition_shape):
     """FactorOut over 4 channels whose kept half runs through an LU 1x1 conv (the 'inner')."""
 
     def build(dtype, seed):
+        keras.utils.set_random_seed(seed)
         split = layers.FactorOut(hidden=8, condition_shape=condition_shape, dtype=dtype)
         split.build((None, 4, 4, 4))
         inner = layers.LUInvertible1x1Conv(seed=seed, dtype=dtype)
@@ -121,6 +123,7 @@ def _case(name, bijector_class, layer_cls, event_shape, condition_shape=None, **
     layer_kw = case_kw.pop("layer_kw", {})
 
     def build(dtype, seed):
+        keras.utils.set_random_seed(seed)
         layer = layer_cls(condition_shape=condition_shape, dtype=dtype, **layer_kw)
         layer.build((None, *event_shape))
         randomize([layer], seed)

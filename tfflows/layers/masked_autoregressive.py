@@ -14,7 +14,9 @@ class MaskedAutoregressive(FlowLayer):
 
     Args:
       hidden: MADE hidden layer sizes.
-      log_scale_bound: optional soft bound on the log-scale (None as in the paper).
+      log_scale_bound: soft bound B on the log-scale, alpha = B tanh(raw / B) (None: unbounded
+        as in the paper). The default 5 keeps the sequential direction finite: with an
+        unbounded scale, D chained exp() of a large input overflow float32.
       condition_shape: (K,) or None.
 
     Reference: Papamakarios et al., arXiv:1705.07057.
@@ -23,7 +25,7 @@ class MaskedAutoregressive(FlowLayer):
     condition_ranks = (1,)
     bijector_class = bijectors.MaskedAutoregressive
 
-    def __init__(self, hidden=(64, 64), log_scale_bound=None, condition_shape=None, **kwargs):
+    def __init__(self, hidden=(64, 64), log_scale_bound=5.0, condition_shape=None, **kwargs):
         super().__init__(condition_shape=condition_shape, **kwargs)
         self.hidden = [int(h) for h in hidden]
         self.log_scale_bound = log_scale_bound
