@@ -4,9 +4,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tests.bijector_registry import randomize
-from tfflows import layers, nets
+from tfflows import bijectors, layers, nets
 
 VECTOR, IMAGE = (None, 4), (None, 4, 4, 4)
 
@@ -146,3 +147,47 @@ def test_clear_errors():
         from tfflows.bijectors import Squeeze
 
         Squeeze().inverse(tf.zeros([1, 3, 4, 1]))
+
+
+class _Counting:
+    """Wraps a conditioner and counts its calls."""
+
+    def __init__(self, net):
+        self.net, self.calls = net, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return self.net(x)
+
+
+def _built(net, input_size):
+    net.build((None, input_size))
+    return net
+
+
+ONE_PASS_CASES = {
+    # name: (bijector over a conditioner, the conditioner for 4-D events)
+    "affine_half": (
+        lambda f: bijectors.AffineCoupling(f, mask="half"),
+        lambda: _built(nets.MLP([8], 4), 2),
+    ),
+    "affine_alternating": (
+        lambda f: bijectors.AffineCoupling(f, mask="alternating"),
+        lambda: _built(nets.MLP([8], 8), 4),
+    ),
+    "maf": (bijectors.MaskedAutoregressive, lambda: _built(nets.MADE(4, [8]), 4)),
+    "factor_out": (
+        lambda f: bijectors.FactorOut(f, event_ndims=1),
+        lambda: _built(nets.MLP([8], 4), 2),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_PASS_CASES))
+def test_conditioner_runs_once_per_log_prob(name):
+    make_bijector, make_net = ONE_PASS_CASES[name]
+    counting = _Counting(make_net())
+    base = tfp.distributions.MultivariateNormalDiag(loc=tf.zeros(4))
+    dist = tfp.distributions.TransformedDistribution(base, make_bijector(counting))
+    assert dist.log_prob(tf.random.normal([3, 4])).shape == (3,)
+    assert counting.calls == 1, f"the conditioner ran {counting.calls} times for one log_prob"

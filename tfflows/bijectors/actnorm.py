@@ -2,11 +2,11 @@
 
 import tensorflow as tf
 
-from tfflows.bijectors._base import FlowBijector
+from tfflows.bijectors._base import ConstantLogDet, FlowBijector
 from tfflows.bijectors._util import num_positions
 
 
-class ActNorm(FlowBijector):
+class ActNorm(ConstantLogDet, FlowBijector):
     """Per-channel affine map with learned (data-initialised) location and log-scale.
 
         inverse (data -> latent):  z = (x + loc) * exp(log_scale)
@@ -50,9 +50,5 @@ class ActNorm(FlowBijector):
     def _forward(self, x):
         return x * tf.exp(-self._log_scale) - self._loc
 
-    def _inverse_log_det_jacobian(self, y):
-        ildj = num_positions(y, self._event_ndims) * tf.reduce_sum(self._log_scale)
-        return tf.fill(tf.shape(y)[: -self._event_ndims], ildj)
-
-    def _forward_log_det_jacobian(self, x):
-        return -self._inverse_log_det_jacobian(x)
+    def _constant_ildj(self, y):
+        return num_positions(y, self._event_ndims) * tf.reduce_sum(self._log_scale)

@@ -2,11 +2,11 @@
 
 import tensorflow as tf
 
-from tfflows.bijectors._base import FlowBijector
+from tfflows.bijectors._base import ConstantLogDet, FlowBijector
 from tfflows.bijectors._coupling import CouplingBijector
 
 
-class AdditiveCoupling(CouplingBijector, FlowBijector):
+class AdditiveCoupling(ConstantLogDet, CouplingBijector, FlowBijector):
     """Volume-preserving additive coupling (NICE).
 
     With the event split into a conditioning part x1 and a transformed part x2:
@@ -55,12 +55,3 @@ class AdditiveCoupling(CouplingBijector, FlowBijector):
 
     def _transform_params(self, h):
         return h, None
-
-    def _zeros(self, x):
-        return tf.zeros(tf.shape(x)[: -self._event_ndims], dtype=x.dtype)
-
-    def _inverse_log_det_jacobian(self, y):
-        return self._zeros(y)
-
-    def _forward_log_det_jacobian(self, x):
-        return self._zeros(x)

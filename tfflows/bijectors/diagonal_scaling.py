@@ -2,10 +2,10 @@
 
 import tensorflow as tf
 
-from tfflows.bijectors._base import FlowBijector
+from tfflows.bijectors._base import ConstantLogDet, FlowBijector
 
 
-class DiagonalScaling(FlowBijector):
+class DiagonalScaling(ConstantLogDet, FlowBijector):
     """Elementwise learned scaling, the last layer of NICE.
 
         inverse (data -> latent):  z = x * exp(log_scale)   (NICE's h = exp(S) * h)
@@ -41,9 +41,5 @@ class DiagonalScaling(FlowBijector):
     def _forward(self, x):
         return x * tf.exp(-self._log_scale)
 
-    def _inverse_log_det_jacobian(self, y):
-        total = tf.reduce_sum(self._log_scale)
-        return tf.fill(tf.shape(y)[: -self._event_ndims], total)
-
-    def _forward_log_det_jacobian(self, x):
-        return -self._inverse_log_det_jacobian(x)
+    def _constant_ildj(self, y):
+        return tf.reduce_sum(self._log_scale)

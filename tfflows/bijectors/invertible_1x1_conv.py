@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from tfflows.bijectors._base import FlowBijector
+from tfflows.bijectors._base import ConstantLogDet, FlowBijector
 from tfflows.bijectors._util import num_positions
 
 
@@ -27,7 +27,7 @@ def channel_matmul(x, w):
     return tf.linalg.matvec(w, x)
 
 
-class Invertible1x1Conv(FlowBijector):
+class Invertible1x1Conv(ConstantLogDet, FlowBijector):
     """Invertible 1x1 convolution: one learned C x C matrix W mixes the channels at every pixel.
 
         inverse (data -> latent):  z[h, w, :] = W x[h, w, :]
@@ -64,9 +64,5 @@ class Invertible1x1Conv(FlowBijector):
     def _forward(self, x):
         return channel_matmul(x, tf.linalg.inv(self._weight))
 
-    def _inverse_log_det_jacobian(self, y):
-        ildj = num_positions(y, self._event_ndims) * log_abs_det(self._weight)
-        return tf.fill(tf.shape(y)[: -self._event_ndims], ildj)
-
-    def _forward_log_det_jacobian(self, x):
-        return -self._inverse_log_det_jacobian(x)
+    def _constant_ildj(self, y):
+        return num_positions(y, self._event_ndims) * log_abs_det(self._weight)

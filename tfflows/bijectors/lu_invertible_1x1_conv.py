@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from tfflows.bijectors._base import FlowBijector
+from tfflows.bijectors._base import ConstantLogDet, FlowBijector
 from tfflows.bijectors._util import num_positions
 from tfflows.bijectors.invertible_1x1_conv import channel_matmul
 
@@ -18,7 +18,7 @@ def lu_weight(permutation, lower, upper, sign_s, log_s):
     return p_mat, l_mat, u_mat
 
 
-class LUInvertible1x1Conv(FlowBijector):
+class LUInvertible1x1Conv(ConstantLogDet, FlowBijector):
     """Invertible 1x1 convolution with W = P L (U + diag(s)), P fixed.
 
         inverse (data -> latent):  z[h, w, :] = W x[h, w, :]
@@ -84,9 +84,5 @@ class LUInvertible1x1Conv(FlowBijector):
         w_inv = tf.linalg.triangular_solve(self._u, l_inv @ tf.transpose(self._p), lower=False)
         return channel_matmul(x, w_inv)
 
-    def _inverse_log_det_jacobian(self, y):
-        ildj = num_positions(y, self._event_ndims) * tf.reduce_sum(self._log_s)
-        return tf.fill(tf.shape(y)[: -self._event_ndims], ildj)
-
-    def _forward_log_det_jacobian(self, x):
-        return -self._inverse_log_det_jacobian(x)
+    def _constant_ildj(self, y):
+        return num_positions(y, self._event_ndims) * tf.reduce_sum(self._log_s)

@@ -2,10 +2,10 @@
 
 import tensorflow as tf
 
-from tfflows.bijectors._base import FlowBijector
+from tfflows.bijectors._base import ConstantLogDet, FlowBijector
 
 
-class Squeeze(FlowBijector):
+class Squeeze(ConstantLogDet, FlowBijector):
     """Trades spatial resolution for channels: each f x f block becomes f*f channels.
 
         inverse (data -> latent):  [H, W, C] -> [H/f, W/f, f*f*C]   (space_to_depth)
@@ -27,6 +27,7 @@ class Squeeze(FlowBijector):
         parameters = dict(locals())
         with tf.name_scope(name) as name:
             self._factor = int(factor)
+            self._event_ndims = 3
             super().__init__(
                 forward_min_event_ndims=3,
                 is_constant_jacobian=True,
@@ -50,15 +51,6 @@ class Squeeze(FlowBijector):
 
     def _forward(self, x):
         return tf.nn.depth_to_space(x, self._factor)
-
-    def _zeros(self, x):
-        return tf.zeros(tf.shape(x)[:-3], dtype=x.dtype)
-
-    def _inverse_log_det_jacobian(self, y):
-        return self._zeros(y)
-
-    def _forward_log_det_jacobian(self, x):
-        return self._zeros(x)
 
     def _forward_event_shape(self, input_shape):
         h, w, c = input_shape[-3:]
