@@ -23,8 +23,12 @@ def run_mode(mode, fn, *args):
     return compiled(*args)
 
 
-def assert_close(actual, expected, tol, what):
+def assert_close(actual, expected, tol, what, broadcast=False):
+    """Relative closeness; `broadcast` lets a constant log-det be a scalar (TFP's own
+    constant-Jacobian bijectors return one; tfflows' return one value per example)."""
     actual, expected = np.asarray(actual), np.asarray(expected)
+    if broadcast:
+        actual = np.broadcast_to(actual, expected.shape)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     err = np.abs(actual - expected) / np.maximum(1.0, np.abs(expected))
     assert np.all(np.isfinite(actual)), f"{what}: non-finite values"

@@ -240,6 +240,8 @@ CASES = [
         edges=(0.0, 32.0),
     ),
     Case("logit", B.Logit, fixed_case(B.Logit), (3,), data="unit", edges=(0.0, 1.0)),
+    # TFP's own permutation, which tfflows puts between MAF/IAF steps: checked the same way.
+    Case("permute_reverse", tfb.Permute, fixed_case(lambda: tfb.Permute([3, 2, 1, 0])), (4,)),
 ]
 
 # 2-D versions of the vector families, for the "density integrates to 1" check.
