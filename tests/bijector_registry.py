@@ -192,6 +192,17 @@ CASES = [
         layer_kw={"mask": "channel", "parity": 1, "scale": "sigmoid", "hidden": 8},
     ),
     _case("diagonal_scaling", B.DiagonalScaling, L.DiagonalScaling, (4,)),
+    _case("learned_prior", B.ElementwiseAffine, L.LearnedPrior, (4, 4, 3)),
+    _case(
+        "learned_prior_class_cond",
+        B.ElementwiseAffine,
+        L.LearnedPrior,
+        (4, 4, 3),
+        condition_shape=(5,),
+    ),
+    _case(
+        "learned_prior_vector_cond", B.ElementwiseAffine, L.LearnedPrior, (3,), condition_shape=(2,)
+    ),
     _case("actnorm_image", B.ActNorm, L.ActNorm, (4, 4, 3)),
     _case("actnorm_vector", B.ActNorm, L.ActNorm, (3,)),
     _case("invertible_1x1_conv", B.Invertible1x1Conv, L.Invertible1x1Conv, (4, 4, 4)),

@@ -23,6 +23,7 @@ IDENTITY_AT_INIT = [
     (layers.FactorOut, {"hidden": 8}, IMAGE),
     (layers.MaskedAutoregressive, {"hidden": [8]}, VECTOR),
     (layers.InverseAutoregressive, {"hidden": [8], "condition_shape": (2,)}, VECTOR),
+    (layers.LearnedPrior, {"condition_shape": (10,)}, IMAGE),
 ]
 
 

@@ -9,6 +9,7 @@ from tfflows.bijectors.actnorm import ActNorm
 from tfflows.bijectors.additive_coupling import AdditiveCoupling
 from tfflows.bijectors.affine_coupling import AffineCoupling
 from tfflows.bijectors.diagonal_scaling import DiagonalScaling
+from tfflows.bijectors.elementwise_affine import ElementwiseAffine
 from tfflows.bijectors.factor_out import FactorOut
 from tfflows.bijectors.inverse_autoregressive import InverseAutoregressive
 from tfflows.bijectors.invertible_1x1_conv import Invertible1x1Conv
@@ -25,6 +26,7 @@ __all__ = [
     "AdditiveCoupling",
     "AffineCoupling",
     "DiagonalScaling",
+    "ElementwiseAffine",
     "FactorOut",
     "InverseAutoregressive",
     "Invertible1x1Conv",

@@ -11,6 +11,7 @@ from tfflows.layers.diagonal_scaling import DiagonalScaling
 from tfflows.layers.factor_out import FactorOut
 from tfflows.layers.flow_layer import FlowLayer
 from tfflows.layers.invertible_1x1_conv import Invertible1x1Conv
+from tfflows.layers.learned_prior import LearnedPrior
 from tfflows.layers.lu_invertible_1x1_conv import LUInvertible1x1Conv
 from tfflows.layers.masked_autoregressive import InverseAutoregressive, MaskedAutoregressive
 from tfflows.layers.planar import Planar
@@ -25,6 +26,7 @@ __all__ = [
     "FlowLayer",
     "InverseAutoregressive",
     "Invertible1x1Conv",
+    "LearnedPrior",
     "LUInvertible1x1Conv",
     "MaskedAutoregressive",
     "Planar",

@@ -1,0 +1,39 @@
+"""n-bit reduction, uniform dequantization, and the way back to uint8 images."""
+
+import tensorflow as tf
+
+
+def reduce_bits(x, num_bits=8):
+    """Integer pixel values 0..255 -> 0..2^num_bits - 1 (Glow's n-bit data), as float32.
+
+    x_n = floor(x / 2^(8 - num_bits))
+    """
+    if not 1 <= num_bits <= 8:
+        raise ValueError(f"num_bits must be in 1..8, got {num_bits}")
+    x = tf.cast(x, tf.float32)
+    if num_bits < 8:
+        x = tf.floor(x / 2.0 ** (8 - num_bits))
+    return x
+
+
+def dequantize(x, num_bits=8, seed=(0, 0)):
+    """Uniform dequantization: x_n + u, u ~ U[0, 1)^D, a continuous value in [0, 2^num_bits).
+
+    Training on x_n + u maximises a lower bound on the discrete log-likelihood (Theis et al.,
+    arXiv:1511.01844). `seed` is a stateless seed (two integers, or a [2] tensor), so the same
+    seed gives the same noise, in eager mode, in `tf.function` and under XLA.
+    """
+    x = reduce_bits(x, num_bits)
+    noise = tf.random.stateless_uniform(tf.shape(x), seed=seed, dtype=x.dtype)
+    return x + noise
+
+
+def to_uint8(x, num_bits=8, low=-0.5):
+    """Continuous model-space values (e.g. samples, in [low, low + 1)) -> uint8 images.
+
+    Each value falls into one of 2^num_bits bins, clipped at the edges, and the bin index is
+    scaled back to 0..255 (times 2^(8 - num_bits)) so n-bit images display normally.
+    """
+    bins = 2.0**num_bits
+    index = tf.clip_by_value(tf.floor((tf.cast(x, tf.float32) - low) * bins), 0.0, bins - 1.0)
+    return tf.cast(index * 2.0 ** (8 - num_bits), tf.uint8)

@@ -1,0 +1,10 @@
+"""Flow models: Keras 3 models users fit, score, sample, encode and save."""
+
+from tfflows.models.flow_model import FlowModel
+from tfflows.models.glow import Glow
+from tfflows.models.maf import IAF, MAF
+from tfflows.models.nice import NICE
+from tfflows.models.planar_flow import PlanarFlow
+from tfflows.models.real_nvp import RealNVP
+
+__all__ = ["FlowModel", "Glow", "IAF", "MAF", "NICE", "PlanarFlow", "RealNVP"]
