@@ -1,6 +1,6 @@
 """Fit RealNVP and MAF to two moons and rings with `model.fit`; plot the densities.
 
-python examples/fit_2d.py --epochs 30 --out out/fit_2d.png
+python examples/fit_2d.py --epochs 60 --out out/fit_2d.png
 """
 
 import argparse
@@ -20,14 +20,15 @@ EXTENT = 4.0
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--out", default="out/fit_2d.png")
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
     sets = {"two moons": toy_data.two_moons(20_000), "rings": toy_data.rings(20_000)}
     makers = {
         "RealNVP": lambda: models.RealNVP((2,), num_couplings=8, hidden=[128, 128]),
-        "MAF": lambda: models.MAF(2, num_layers=8, hidden_units=[128, 128], preprocessing="unit"),
+        "MAF": lambda: models.MAF(2, num_layers=8, hidden_units=[128, 128]),
     }
     fig, axes = plt.subplots(len(sets), 1 + len(makers), figsize=(4 * (1 + len(makers)), 8))
     for r, (set_name, x) in enumerate(sets.items()):
@@ -36,13 +37,11 @@ def main():
         axes[r, 0].set_title(f"data: {set_name}")
         for c, (name, make) in enumerate(makers.items(), start=1):
             model = make()
-            steps = 8 * args.epochs
-            model.compile(
-                optimizer=keras.optimizers.Adam(
-                    keras.optimizers.schedules.CosineDecay(2e-3, steps * 1)
-                )
-            )
-            model.fit(x[:-2000], batch_size=2250, epochs=args.epochs, verbose=0)
+            train = x[:-2000]
+            steps = -(-len(train) // args.batch_size) * args.epochs
+            schedule = keras.optimizers.schedules.CosineDecay(1e-3, steps)
+            model.compile(optimizer=keras.optimizers.Adam(schedule))
+            model.fit(train, batch_size=args.batch_size, epochs=args.epochs, verbose=0)
             nll = -float(np.mean(model.log_prob(test)))
             print(f"{name} on {set_name}: test NLL {nll:.3f} nats")
             density = plotting.density_grid(model.log_prob, EXTENT, 250)

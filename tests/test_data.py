@@ -21,6 +21,13 @@ def test_dequantize_stays_in_its_bin_and_is_seeded():
         data.reduce_bits(x, 9)
 
 
+def test_seeded_noise_is_the_same_under_xla():
+    x = np.arange(256, dtype=np.uint8).reshape(4, 64)
+    eager = data.dequantize(x, 8, seed=(3, 4))
+    xla = tf.function(lambda t: data.dequantize(t, 8, seed=(3, 4)), jit_compile=True)(x)
+    np.testing.assert_array_equal(eager, xla)
+
+
 @pytest.mark.parametrize("num_bits,low", [(8, -0.5), (5, -0.5), (8, 0.0)])
 def test_to_uint8_inverts_dequantize_and_scale(num_bits, low):
     x = np.arange(256, dtype=np.uint8)

@@ -24,7 +24,9 @@ def dequantize(x, num_bits=8, seed=(0, 0)):
     seed gives the same noise, in eager mode, in `tf.function` and under XLA.
     """
     x = reduce_bits(x, num_bits)
-    noise = tf.random.stateless_uniform(tf.shape(x), seed=seed, dtype=x.dtype)
+    # Philox explicitly: "auto_select" picks another generator under XLA, and the same seed
+    # must give the same noise eagerly, in tf.function, under XLA and in a SavedModel.
+    noise = tf.random.stateless_uniform(tf.shape(x), seed=seed, dtype=x.dtype, alg="philox")
     return x + noise
 
 

@@ -247,6 +247,16 @@ class FlowModel(keras.Model):
         bits = 0.0 if self.num_bits is None else float(self.num_bits)
         return -log_prob / (d * math.log(2.0)) + bits
 
+    def _draw_latent(self, n, seed):
+        """Standard-normal latents; a seed makes them reproducible everywhere (Philox:
+        the default "auto_select" generator differs under XLA)."""
+        shape = [int(n), *self.latent_shape]
+        if seed is None:
+            return tf.random.normal(shape, dtype=self.compute_dtype)
+        return tf.random.stateless_normal(
+            shape, seed=(int(seed), 0), dtype=self.compute_dtype, alg="philox"
+        )
+
     def sample(self, n, temperature=1.0, seed=None, condition=None):
         """n samples in the continuous space; `temperature` scales every latent's std.
 
@@ -255,21 +265,12 @@ class FlowModel(keras.Model):
         """
         n = int(n)
         c = self._condition(condition, n) if condition is not None else self._condition(None)
-        shape = [n, *self.latent_shape]
-        if seed is None:
-            z = tf.random.normal(shape, dtype=self.compute_dtype)
-        else:
-            z = tf.random.stateless_normal(shape, seed=(int(seed), 0), dtype=self.compute_dtype)
-        z = z * tf.cast(temperature, self.compute_dtype)
+        z = self._draw_latent(n, seed) * tf.cast(temperature, self.compute_dtype)
         return self.flow_bijector(c).forward(z)
 
     def sample_and_log_prob(self, n, seed=None, condition=None):
         """Samples and their log-density, in one pass (what variational inference needs)."""
-        shape = [int(n), *self.latent_shape]
-        if seed is None:
-            z = tf.random.normal(shape, dtype=self.compute_dtype)
-        else:
-            z = tf.random.stateless_normal(shape, seed=(int(seed), 0), dtype=self.compute_dtype)
+        z = self._draw_latent(n, seed)
         bij = self.flow_bijector(condition)
         x = bij.forward(z)
         nd = len(self.latent_shape)
