@@ -81,18 +81,34 @@ def main():
         def on_epoch_end(self, epoch, logs=None):
             spent_file.write_text(f"{budget.elapsed():.1f}")
 
-    model.fit(
+    best = out / "best.weights.h5"
+    history = model.fit(
         train,
         epochs=100_000,
         steps_per_epoch=args.steps_per_epoch,
         verbose=2,
         callbacks=[
             keras.callbacks.BackupAndRestore(str(out / "backup")),
+            # A diverged step stops training at once, before any NaN weights are saved ...
+            keras.callbacks.TerminateOnNaN(),
+            # ... and the best epoch so far is what gets evaluated and saved.
+            keras.callbacks.ModelCheckpoint(
+                str(best),
+                monitor="bits_per_dim",
+                mode="min",
+                save_best_only=True,
+                save_weights_only=True,
+            ),
             budget,
             SaveSpent(),
             keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
         ],
     )
+    diverged = not np.isfinite(history.history["bits_per_dim"][-1])
+    if diverged:
+        print("training diverged (non-finite loss); evaluating the best checkpoint")
+    if best.exists():
+        model.load_weights(best)
     model.save(out / "model.keras")
     steps = int(model.optimizer.iterations.numpy())
 
@@ -106,6 +122,7 @@ def main():
         "seconds_trained": round(budget.elapsed(), 1),
         "test_bits_per_dim": round(float(bpd.mean()), 4),
         "test_images": int(len(bpd)),
+        "diverged_and_restored_best": bool(diverged),
         "command": f"python examples/mnist.py --model {args.model} --minutes {args.minutes:g}",
     }
     if args.model == "glow":
