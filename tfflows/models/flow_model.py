@@ -76,20 +76,16 @@ class FlowModel(keras.Model):
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
 
     # ----------------------------------------------------------------- construction
-    def add_step(self, layer, shape):
-        """Appends a flow layer (built for examples of `shape`) to the plan."""
+    def add_step(self, layer, shape, kind="layer"):
+        """Appends a flow layer (built for examples of `shape`) to the plan; `kind`
+        "factor_out" makes the rest of the plan its inner flow."""
         layer.build((None, *shape))
         self.flow_layers.append(layer)
-        self._plan.append(("layer", len(self.flow_layers) - 1))
+        self._plan.append((kind, len(self.flow_layers) - 1))
         return layer
 
     def add_token(self, *token):
         self._plan.append(tuple(token))
-
-    def add_factor_out(self, layer, shape):
-        layer.build((None, *shape))
-        self.flow_layers.append(layer)
-        self._plan.append(("factor_out", len(self.flow_layers) - 1))
 
     def finish(self):
         """Call at the end of a subclass's __init__: fixes the latent shape, marks built."""
@@ -264,7 +260,7 @@ class FlowModel(keras.Model):
         the mode path: every latent 0.
         """
         n = int(n)
-        c = self._condition(condition, n) if condition is not None else self._condition(None)
+        c = self._condition(condition, n)
         z = self._draw_latent(n, seed) * tf.cast(temperature, self.compute_dtype)
         return self.flow_bijector(c).forward(z)
 

@@ -98,13 +98,14 @@ class Glow(FlowModel):
                     )
                 self.add_step(step_layer, (h, w, c))
             if level < self.levels - 1:
-                self.add_factor_out(
+                self.add_step(
                     layers.FactorOut(
                         hidden=self.hidden_channels,
                         condition_shape=net_condition,
                         name=f"split_{level}",
                     ),
                     (h, w, c),
+                    kind="factor_out",
                 )
                 c //= 2
         if self.learn_top or num_classes is not None:

@@ -104,9 +104,10 @@ class RealNVP(FlowModel):
             for i in range(3):
                 coupling("channel", i % 2, (h, w, c), f"channel_{s}_{i}")
                 self.add_step(layers.ActNorm(name=f"actnorm_channel_{s}_{i}"), (h, w, c))
-            self.add_factor_out(
+            self.add_step(
                 layers.FactorOut(hidden=self.hidden, condition_shape=cond, name=f"split_{s}"),
                 (h, w, c),
+                kind="factor_out",
             )
             c //= 2
         self.finish()
