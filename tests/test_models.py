@@ -278,6 +278,19 @@ def test_class_conditional_glow_fits_with_labels(mnist):
     assert bpd[-1] < bpd[0]
 
 
+def test_keras_callbacks_see_the_loss():
+    """`loss` is in the logs, so TerminateOnNaN stops at the first non-finite step."""
+    model = models.RealNVP((2,), num_couplings=2, hidden=[8])
+    x = np.random.default_rng(0).standard_normal((64, 2)).astype(np.float32)
+    history = model.fit(x, batch_size=16, epochs=2, verbose=0)
+    assert history.history["loss"] == history.history["nll"]
+    poisoned = tf.data.Dataset.from_tensor_slices(np.concatenate([x[:16], x[:16] * np.nan]))
+    history = model.fit(
+        poisoned.batch(16), epochs=3, verbose=0, callbacks=[keras.callbacks.TerminateOnNaN()]
+    )
+    assert int(model.optimizer.iterations.numpy()) == 8 + 2  # 8 before, then 1 good + 1 NaN
+
+
 def test_bad_inputs_get_clear_errors():
     model = models.Glow((8, 8, 3), levels=2, steps_per_level=1, hidden_channels=4)
     with pytest.raises(ValueError, match=r"examples must have shape \(8, 8, 3\)"):

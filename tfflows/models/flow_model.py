@@ -422,7 +422,10 @@ class FlowModel(keras.Model):
     def _update_metrics(self, lp):
         self.nll_tracker.update_state(-lp)
         self.bpd_tracker.update_state(self._bits(lp))
-        return {m.name: m.result() for m in self.metrics}
+        logs = {m.name: m.result() for m in self.metrics}
+        # Keras callbacks (TerminateOnNaN, EarlyStopping, ReduceLROnPlateau) watch "loss".
+        logs["loss"] = logs["nll"]
+        return logs
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """Maximum-likelihood training with no labels (labels = condition if conditional).
