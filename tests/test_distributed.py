@@ -5,10 +5,13 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = pathlib.Path(__file__).parent / "scripts" / "mirrored_vs_single.py"
 
 
-def test_mirrored_strategy_matches_single_device_training():
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_mirrored_strategy_matches_single_device_training(optimizer):
     """Two logical CPUs under MirroredStrategy: the loss is divided by the replica count so
     the summed gradients average; without it the weights differ by ~1e-2 after 20 steps."""
     out = subprocess.run(
