@@ -1,7 +1,6 @@
 """The `make run` demo: the command line trains a flow and writes its picture."""
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from tfflows import cli, demo, toy_data
@@ -10,7 +9,7 @@ from tfflows import cli, demo, toy_data
 def test_demo_cli_lowers_the_nll_and_writes_a_png(tmp_path):
     test = toy_data.two_moons(2000, seed=1)
     # The untrained flow is the identity: its NLL is the standard normal's.
-    start = -float(tf.reduce_mean(demo.distribution(demo.build_flow()).log_prob(test)))
+    start = -float(np.mean(demo.build_flow().log_prob(test)))
     expected_start = np.mean(0.5 * np.sum(test**2, axis=1) + np.log(2 * np.pi))
     np.testing.assert_allclose(start, expected_start, rtol=1e-5)
 

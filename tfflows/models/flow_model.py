@@ -131,15 +131,10 @@ class FlowModel(keras.Model):
             kind = token[0]
             if kind == "layer":
                 parts.append(self._layer_bijector(self.flow_layers[token[1]], condition))
-            elif kind == "squeeze":
-                parts.append(bijectors.Squeeze(token[1]))
-                squeezes.append(token[1])
-            elif kind == "permute":
-                parts.append(tfb.Permute(list(token[1])))
-            elif kind == "flatten":
-                parts.append(
-                    tfb.Reshape(event_shape_out=self.data_shape, event_shape_in=(self.event_size,))
-                )
+            elif kind in ("squeeze", "permute", "flatten"):
+                parts.append(self._fixed_bijector(token))
+                if kind == "squeeze":
+                    squeezes.append(token[1])
             elif kind == "factor_out":
                 inner = self._chain(plan[k + 1 :], condition)
                 layer = self.flow_layers[token[1]]
@@ -151,6 +146,15 @@ class FlowModel(keras.Model):
         # tfb.Chain applies its last bijector first in `forward`, so listing the parts in
         # data-to-latent order makes `inverse` run them in that order.
         return tfb.Chain(parts)
+
+    def _fixed_bijector(self, token):
+        """The parameter-free bijector of a "squeeze", "permute" or "flatten" token."""
+        kind = token[0]
+        if kind == "squeeze":
+            return bijectors.Squeeze(token[1])
+        if kind == "permute":
+            return tfb.Permute(list(token[1]))
+        return tfb.Reshape(event_shape_out=self.data_shape, event_shape_in=(self.event_size,))
 
     def _preprocessor(self):
         """Bijectors between the continuous space and the flow's input (data side first)."""
@@ -348,12 +352,9 @@ class FlowModel(keras.Model):
                 lc = c if layer.condition_shape is not None else None
                 layer.initialize(h, lc)
                 h = layer.bijector(lc).inverse(h)
-            elif kind == "squeeze":
-                h = tf.nn.space_to_depth(h, token[1])
-            elif kind == "permute":
-                h = tf.gather(h, list(token[1]), axis=-1)
-            elif kind == "flatten":
-                h = tf.reshape(h, [tf.shape(h)[0], -1])
+            elif kind in ("squeeze", "permute", "flatten"):
+                # The same bijector as in the chain, in the same (data-to-latent) direction.
+                h = self._fixed_bijector(token).inverse(h)
             elif kind == "factor_out":
                 kept, _ = tf.split(h, 2, axis=-1)
                 self._initialize_walk(plan[k + 1 :], kept, c)
