@@ -16,17 +16,26 @@ def reduce_bits(x, num_bits=8):
     return x
 
 
-def dequantize(x, num_bits=8, seed=(0, 0)):
+def dequantize(x, num_bits=8, seed=(0, 0), offset=0, global_batch=None):
     """Uniform dequantization: x_n + u, u ~ U[0, 1)^D, a continuous value in [0, 2^num_bits).
 
     Training on x_n + u maximises a lower bound on the discrete log-likelihood (Theis et al.,
     arXiv:1511.01844). `seed` is a stateless seed (two integers, or a [2] tensor), so the same
     seed gives the same noise, in eager mode, in `tf.function` and under XLA.
+
+    `x` may be rows `offset .. offset + len(x)` of a global batch of `global_batch` rows
+    (one replica's share): it then gets exactly the noise those rows get when the whole
+    batch is dequantized at once, so training does not depend on the number of replicas.
     """
     x = reduce_bits(x, num_bits)
+    shape = tf.shape(x)
+    if global_batch is not None:
+        shape = tf.concat([[global_batch], shape[1:]], axis=0)
     # Philox explicitly: "auto_select" picks another generator under XLA, and the same seed
     # must give the same noise eagerly, in tf.function, under XLA and in a SavedModel.
-    noise = tf.random.stateless_uniform(tf.shape(x), seed=seed, dtype=x.dtype, alg="philox")
+    noise = tf.random.stateless_uniform(shape, seed=seed, dtype=x.dtype, alg="philox")
+    if global_batch is not None:
+        noise = noise[offset : offset + tf.shape(x)[0]]
     return x + noise
 
 

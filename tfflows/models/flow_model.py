@@ -194,15 +194,17 @@ class FlowModel(keras.Model):
     def continuous_low(self):
         return -0.5 if self.preprocessing == "centered" else 0.0
 
-    def to_continuous(self, x, seed=None):
+    def to_continuous(self, x, seed=None, offset=0, global_batch=None):
         """Data -> continuous space: integer pixels are reduced to `num_bits`, dequantized
-        with seeded uniform noise and scaled; floats are taken to be there already."""
+        with seeded uniform noise and scaled; floats are taken to be there already.
+        `offset` and `global_batch`: `x` is one replica's rows of a global batch, and gets
+        the noise those rows get in the whole batch (see `tfflows.data.dequantize`)."""
         x = tf.convert_to_tensor(x)
         if x.dtype.is_integer:
             if self.num_bits is None:
                 return tf.cast(x, self.compute_dtype)
             seed = (0, 0) if seed is None else seed
-            pixels = dequantize(x, self.num_bits, seed)
+            pixels = dequantize(x, self.num_bits, seed, offset, global_batch)
             scale = bijectors.PixelScale(self.num_bits, centered=self.preprocessing == "centered")
             return tf.cast(scale.inverse(pixels), self.compute_dtype)
         return tf.cast(x, self.compute_dtype)
@@ -360,6 +362,56 @@ class FlowModel(keras.Model):
                 self._initialize_walk(plan[k + 1 :], kept, c)
                 return
 
+    # ----------------------------------------------------------------- diagnosis
+    def trace(self, x, condition=None, seed=None):
+        """The data -> latent direction one step at a time: a list of (name, output,
+        log-det) per step, data side first. What a non-finite loss is traced back with."""
+        c = self._condition(condition)
+        h = self.to_continuous(x, seed)
+        steps = [("input (continuous space)", h, None)]
+        for b in self._preprocessor():
+            steps.append((b.name, *self._trace_step(b, h)))
+            h = steps[-1][1]
+        self._trace_walk(self._plan, h, c, steps)
+        return steps
+
+    @staticmethod
+    def _trace_step(bij, h):
+        out = bij.inverse(h)
+        return out, bij.inverse_log_det_jacobian(h, event_ndims=len(h.shape) - 1)
+
+    def _trace_walk(self, plan, h, c, steps):
+        for k, token in enumerate(plan):
+            kind = token[0]
+            if kind in ("layer", "factor_out"):
+                layer = self.flow_layers[token[1]]
+                lc = c if layer.condition_shape is not None else None
+                extra = {"inner": tfb.Identity()} if kind == "factor_out" else {}
+                out, ldj = self._trace_step(layer.bijector(lc, **extra), h)
+                steps.append((f"{layer.name} ({type(layer).__name__})", out, ldj))
+                if kind == "factor_out":
+                    kept, _ = tf.split(h, 2, axis=-1)
+                    return self._trace_walk(plan[k + 1 :], kept, c, steps)
+            else:
+                out, ldj = self._trace_step(self._fixed_bijector(token), h)
+                steps.append((kind, out, ldj))
+            h = out
+
+    def first_nonfinite(self, x, condition=None, seed=None):
+        """Where a batch first becomes non-finite in the data -> latent direction: a
+        sentence naming the step (layer), or None when every output and log-det is finite."""
+        for name, out, ldj in self.trace(x, condition, seed):
+            bad_out = int(tf.size(out)) - int(
+                tf.reduce_sum(tf.cast(tf.math.is_finite(out), tf.int32))
+            )
+            if bad_out:
+                if ldj is None:
+                    return f"the input batch holds {bad_out} non-finite values"
+                return f"the output of {name} holds {bad_out} non-finite values"
+            if ldj is not None and not bool(tf.reduce_all(tf.math.is_finite(ldj))):
+                return f"the log-det of {name} is non-finite"
+        return None
+
     # ----------------------------------------------------------------- Keras
     def call(self, inputs, training=False):
         """`model(x)` / `predict(x)`: log_prob per example; a conditional model takes
@@ -426,6 +478,10 @@ class FlowModel(keras.Model):
         logs = {m.name: m.result() for m in self.metrics}
         # Keras callbacks (TerminateOnNaN, EarlyStopping, ReduceLROnPlateau) watch "loss".
         logs["loss"] = logs["nll"]
+        if _multi_worker(tf.distribute.get_strategy()):
+            # Keras' fit reduces the logs over the workers along axis 0, which scalars lack
+            # (tensorflow/tensorflow#72388).
+            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
         return logs
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
@@ -439,6 +495,8 @@ class FlowModel(keras.Model):
         if self.needs_initialization():
             bx, by = self._first_batch(x, y, batch_size or 32)
             self.initialize(bx, by if self.condition_shape is not None else None)
+        if _multi_worker(self.distribute_strategy):
+            x, y = _int32_pixels(x), _int32_pixels(y)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def _first_batch(self, x, y, batch_size):
@@ -465,3 +523,26 @@ class FlowModel(keras.Model):
             "num_classes": self.num_classes,
             "condition_shape": None if self.num_classes else self.condition_shape,
         }
+
+
+def _multi_worker(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def _int32_pixels(data):
+    """uint8 pixels as int32: under MultiWorkerMirroredStrategy Keras' fit all-reduces the
+    first batch, and collectives take no 8-bit integers."""
+    if data is None:
+        return None
+    if isinstance(data, tf.data.Dataset):
+
+        def widen(*items):
+            out = tuple(
+                tf.cast(t, tf.int32) if t.dtype in (tf.uint8, tf.int8) else t for t in items
+            )
+            return out if len(out) > 1 else out[0]
+
+        return data.map(widen)
+    if isinstance(data, np.ndarray) and data.dtype in (np.uint8, np.int8):
+        return data.astype(np.int32)
+    return data
