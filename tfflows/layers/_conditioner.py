@@ -1,7 +1,10 @@
 """Picks the conditioner network for a step: an MLP for vectors, Glow's ConvNet for images."""
 
+from keras import ops
+
 from tfflows.nets.conv_net import ConvNet
 from tfflows.nets.mlp import MLP
+from tfflows.nets.precision import network_policy
 
 
 def make_conditioner(layer, event_ndims, hidden, output_channels, input_channels, name):
@@ -12,7 +15,7 @@ def make_conditioner(layer, event_ndims, hidden, output_channels, input_channels
             hidden_units,
             output_channels,
             condition_shape=layer.condition_shape,
-            dtype=layer.dtype_policy,
+            dtype=network_policy(layer.dtype_policy),
             name=name,
         )
         net.build((None, input_channels))
@@ -23,7 +26,7 @@ def make_conditioner(layer, event_ndims, hidden, output_channels, input_channels
             hidden,
             output_channels,
             condition_shape=layer.condition_shape,
-            dtype=layer.dtype_policy,
+            dtype=network_policy(layer.dtype_policy),
             name=name,
         )
         net.build((None, None, None, input_channels))
@@ -31,5 +34,11 @@ def make_conditioner(layer, event_ndims, hidden, output_channels, input_channels
 
 
 def bind(net, condition):
-    """The conditioner as the one-argument callable a bijector expects."""
-    return lambda x: net(x, condition=condition)
+    """The conditioner as the one-argument callable a bijector expects. Its output has the
+    input's dtype, whatever the network computes in (mixed precision)."""
+
+    def conditioner(x):
+        out = net(x, condition=condition)
+        return out if out.dtype == x.dtype else ops.cast(out, x.dtype)
+
+    return conditioner

@@ -6,6 +6,7 @@ from tfflows import bijectors
 from tfflows.layers._conditioner import bind
 from tfflows.layers.flow_layer import FlowLayer
 from tfflows.nets.made import MADE
+from tfflows.nets.precision import network_policy
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
@@ -37,7 +38,7 @@ class MaskedAutoregressive(FlowLayer):
             input_shape[-1],
             self.hidden,
             condition_shape=self.condition_shape,
-            dtype=self.dtype_policy,
+            dtype=network_policy(self.dtype_policy),
             name="made",
         )
         self.made.build(input_shape)
