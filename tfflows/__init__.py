@@ -1,7 +1,8 @@
 """tfflows: normalizing flows for TensorFlow, as TFP bijectors over Keras 3 layers."""
 
-from tfflows import bijectors, data, layers, models, nets
+from tfflows import bijectors, data, layers, models, nets, training
+from tfflows.training import train
 
 __version__ = "0.1.0"
 
-__all__ = ["bijectors", "data", "layers", "models", "nets", "__version__"]
+__all__ = ["bijectors", "data", "layers", "models", "nets", "train", "training", "__version__"]

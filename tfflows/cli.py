@@ -1,6 +1,7 @@
 """The `tfflows` command line."""
 
 import argparse
+import json
 import os
 import sys
 
@@ -11,6 +12,77 @@ def _demo(args):
     demo.main(out=args.out, num_steps=args.steps, seed=args.seed)
 
 
+def _parse_set(items):
+    """["levels=3", "coupling=additive"] -> {"levels": 3, "coupling": "additive"}."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _train(args):
+    import dataclasses
+
+    from tfflows.training import NonFiniteLossError, TrainConfig, train
+
+    # Every train option's `dest` is the TrainConfig field it sets.
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    try:
+        train(args.model, args.data, config=config, model_overrides=_parse_set(args.set))
+    except NonFiniteLossError as error:
+        print(f"tfflows train: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_train(sub):
+    p = sub.add_parser(
+        "train",
+        help="train a model on a data source, with checkpoints and resume",
+        description="Train a tfflows model. Re-running the same command resumes from the "
+        "latest checkpoint in --out.",
+    )
+    p.add_argument(
+        "model", help='family ("glow", "realnvp", "nice", "maf", "iaf") or a model JSON file'
+    )
+    p.add_argument("--data", required=True, help="file.npz, an image folder, or tfds:NAME")
+    p.add_argument("--out", dest="out_dir", default="runs/flow", help="checkpoints, logs, ...")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model argument")
+    p.add_argument("--steps", type=int, help="total steps (default: --epochs)")
+    p.add_argument("--epochs", type=int, help="total epochs (default 1 without --steps)")
+    p.add_argument("--minutes", dest="max_minutes", type=float, help="training time budget")
+    p.add_argument("--batch-size", type=int, default=64, help="global batch size")
+    p.add_argument("--lr", dest="learning_rate", type=float, default=1e-3, help="Adam's rate")
+    p.add_argument("--warmup", dest="warmup_steps", type=int, default=0, help="warm-up steps")
+    p.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
+    p.add_argument("--clip-norm", type=float, help="clip the global gradient norm")
+    p.add_argument("--ema", type=float, help="Polyak averaging momentum, e.g. 0.999")
+    p.add_argument(
+        "--mixed-precision", choices=["bfloat16"], help="networks in bfloat16, flow in float32"
+    )
+    p.add_argument(
+        "--strategy",
+        choices=["auto", "one_device", "mirrored", "multiworker", "tpu"],
+        default="auto",
+    )
+    p.add_argument("--no-xla", dest="xla", action="store_false", help="do not use XLA")
+    p.add_argument("--checkpoint-every", type=int, default=1000, help="steps")
+    p.add_argument("--keep", dest="keep_checkpoints", type=int, default=3, help="checkpoints")
+    p.add_argument("--no-resume", dest="resume", action="store_false", help="start over")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=20, help="steps between log updates")
+    p.add_argument("--test-examples", type=int, help="evaluate on at most this many")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no bar")
+    p.set_defaults(func=_train)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfflows", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -19,14 +91,14 @@ def build_parser():
     demo.add_argument("--steps", type=int, default=4000, help="training steps")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
+    _add_train(sub)
     return parser
 
 
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    args.func(args)
-    return 0
+    return args.func(args) or 0
 
 
 if __name__ == "__main__":

@@ -6,5 +6,17 @@ from tfflows.models.maf import IAF, MAF
 from tfflows.models.nice import NICE
 from tfflows.models.planar_flow import PlanarFlow
 from tfflows.models.real_nvp import RealNVP
+from tfflows.models.registry import FAMILIES, build_model, model_config
 
-__all__ = ["FlowModel", "Glow", "IAF", "MAF", "NICE", "PlanarFlow", "RealNVP"]
+__all__ = [
+    "FAMILIES",
+    "FlowModel",
+    "Glow",
+    "IAF",
+    "MAF",
+    "NICE",
+    "PlanarFlow",
+    "RealNVP",
+    "build_model",
+    "model_config",
+]

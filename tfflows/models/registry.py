@@ -1,0 +1,73 @@
+"""Building a model from a family name, a config dict or a JSON file."""
+
+import json
+import pathlib
+
+import keras
+import numpy as np
+
+from tfflows.models.flow_model import FlowModel
+from tfflows.models.glow import Glow
+from tfflows.models.maf import IAF, MAF
+from tfflows.models.nice import NICE
+from tfflows.models.planar_flow import PlanarFlow
+from tfflows.models.real_nvp import RealNVP
+
+FAMILIES = {
+    "glow": Glow,
+    "realnvp": RealNVP,
+    "nice": NICE,
+    "maf": MAF,
+    "iaf": IAF,
+    "planar": PlanarFlow,
+}
+# These take the flattened event size instead of an input shape.
+_VECTOR_FAMILIES = (MAF, IAF, PlanarFlow)
+
+
+def model_config(model):
+    """A JSON-able description that `build_model` turns back into the same architecture."""
+    return keras.saving.serialize_keras_object(model)
+
+
+def build_model(spec, input_shape=None, **overrides):
+    """A fresh (untrained) model.
+
+    Args:
+      spec: a family name ("glow", "realnvp", "nice", "maf", "iaf", "planar"), a config
+        from `model_config`, a path to a JSON file holding either, or a `FlowModel` (whose
+        config is rebuilt: how a model made outside a strategy scope gets rebuilt in one).
+      input_shape: shape of one example, for a family name.
+      overrides: constructor arguments (e.g. levels=2) for a family name.
+    """
+    if isinstance(spec, FlowModel):
+        spec = model_config(spec)
+    if isinstance(spec, str | pathlib.Path) and str(spec).endswith(".json"):
+        path = pathlib.Path(spec)
+        if not path.is_file():
+            raise ValueError(f"model config file {path} does not exist")
+        spec = json.loads(path.read_text())
+    if isinstance(spec, dict):
+        if "class_name" not in spec:
+            family = spec.get("family")
+            if family is None:
+                raise ValueError(
+                    'a model config needs "class_name" (from model_config) or "family"'
+                )
+            kwargs = {k: v for k, v in spec.items() if k != "family"}
+            return build_model(family, input_shape, **{**kwargs, **overrides})
+        if overrides:
+            spec = {**spec, "config": {**spec["config"], **overrides}}
+        return keras.saving.deserialize_keras_object(spec)
+    if not isinstance(spec, str):
+        raise ValueError(f"cannot build a model from {type(spec).__name__}")
+    name = spec.lower()
+    if name not in FAMILIES:
+        raise ValueError(f"unknown model family {spec!r}; known: {', '.join(FAMILIES)}")
+    cls = FAMILIES[name]
+    shape = overrides.pop("input_shape", input_shape)
+    if shape is None:
+        raise ValueError(f"building {name!r} needs the shape of one example (input_shape)")
+    if cls in _VECTOR_FAMILIES:
+        return cls(int(np.prod(shape)), **overrides)
+    return cls(tuple(shape), **overrides)

@@ -1,0 +1,21 @@
+"""Training under `tf.distribute`: strategies, checkpoints, resume, progress and logs."""
+
+from tfflows.training.batches import BatchOrder
+from tfflows.training.config import TrainConfig
+from tfflows.training.errors import NonFiniteLossError
+from tfflows.training.sources import Splits, load_source
+from tfflows.training.strategies import make_strategy
+from tfflows.training.trainer import Trainer, TrainResult, evaluate_model, train
+
+__all__ = [
+    "BatchOrder",
+    "NonFiniteLossError",
+    "Splits",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "evaluate_model",
+    "load_source",
+    "make_strategy",
+    "train",
+]

@@ -1,0 +1,95 @@
+"""What a run shows and writes: a tqdm progress bar, TensorBoard scalars and sample grids,
+PNG grids under `out_dir/samples/`, and the final summary. Only the chief reports."""
+
+import json
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+
+class _Bar:
+    def __init__(self, total, initial, enabled):
+        self._bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+
+    def update_to(self, step, nll, bpd):
+        if self._bar is not None:
+            self._bar.set_postfix(nll=f"{nll:.4g}", bpd=f"{bpd:.4f}", refresh=False)
+            self._bar.update(step - self._bar.n)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+
+
+class Log:
+    def __init__(self, out_dir, chief, progress):
+        self.out, self.chief, self.progress_enabled = pathlib.Path(out_dir), chief, progress
+        self.writer = None
+        if chief:
+            self.writer = tf.summary.create_file_writer(str(self.out / "logs"))
+
+    def message(self, text):
+        if self.chief:
+            print(text, flush=True)
+
+    def progress(self, total, initial):
+        return _Bar(total, initial, self.chief and self.progress_enabled)
+
+    def train_scalars(self, step, nll, bpd, learning_rate, grad_norm=None):
+        if self.writer is None:
+            return
+        with self.writer.as_default(step=step):
+            tf.summary.scalar("train/nll", nll)
+            tf.summary.scalar("train/bits_per_dim", bpd)
+            tf.summary.scalar("train/learning_rate", learning_rate)
+            if grad_norm is not None:
+                tf.summary.scalar("train/gradient_norm", grad_norm)
+
+    def test_scalars(self, step, test):
+        self.message(
+            f"step {step}: test {test['bits_per_dim']:.4f} bits/dim "
+            f"({test['nll']:.4g} nats) on {test['examples']} examples"
+        )
+        if self.writer is not None:
+            with self.writer.as_default(step=step):
+                tf.summary.scalar("test/bits_per_dim", test["bits_per_dim"])
+                tf.summary.scalar("test/nll", test["nll"])
+
+    def samples(self, step, model, config):
+        """A grid of samples at `config.temperature` (seed `config.seed`) for image models."""
+        shape = model.data_shape
+        if (
+            self.writer is None
+            or model.num_bits is None
+            or len(shape) != 3
+            or shape[-1] not in (1, 3)
+        ):
+            return
+        if model.condition_shape is not None or config.samples < 1:
+            return
+        from tfflows.plotting import image_grid
+
+        images = model.to_uint8(model.sample(config.samples, config.temperature, config.seed))
+        images = np.asarray(images)
+        columns = int(np.ceil(np.sqrt(len(images))))
+        grid = np.asarray(image_grid(images, columns=columns))
+        path = self.out / "samples" / f"step_{step:08d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image_grid(images, columns=columns).save(path)
+        if grid.ndim == 2:
+            grid = grid[..., None]
+        with self.writer.as_default(step=step):
+            tf.summary.image(f"samples/temperature_{config.temperature:g}", grid[None])
+
+    def summary(self, summary):
+        self.message("summary: " + json.dumps(summary))
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.close()

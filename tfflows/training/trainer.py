@@ -1,0 +1,454 @@
+"""The training loop: a flow model, a data set and a `tf.distribute` strategy.
+
+One step, on every replica r of R (in sync):
+
+    x_r = rows [r b, (r + 1) b) of the global batch          (b = B / R)
+    y_r = dequantize(x_r) with the noise those rows get in the whole batch
+    loss_r = -sum(log p(y_r)) / B,  g_r = d loss_r / d theta    (XLA-compiled)
+    sum_r loss_r = the global mean NLL, sum_r g_r its gradient  (Adam sums the g_r)
+
+The loss comes back to the host before the update is applied, so a non-finite loss stops
+the run with the weights of the step before (see `NonFiniteLossError`).
+"""
+
+import dataclasses
+import json
+import math
+import pathlib
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfflows.data.validation import check_array
+from tfflows.models.registry import build_model, model_config
+from tfflows.nets.precision import network_dtype
+from tfflows.training import reporting
+from tfflows.training.batches import BatchOrder
+from tfflows.training.config import TrainConfig
+from tfflows.training.errors import NonFiniteLossError
+from tfflows.training.sources import Splits, load_source
+from tfflows.training.strategies import is_chief, make_strategy, worker_index
+
+# Families whose constructor defaults to continuous data: integer data means 8-bit pixels.
+_DISCRETE_BY_DEFAULT = ("glow", "realnvp")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: keras.Model
+    summary: dict
+    optimizer: keras.optimizers.Optimizer
+
+
+def _as_splits(data, test_data):
+    if isinstance(data, Splits):
+        splits = data
+    elif isinstance(data, str | pathlib.Path):
+        splits = load_source(data)
+    elif isinstance(data, tuple):
+        splits = Splits(np.asarray(data[0]), train_y=np.asarray(data[1]))
+    else:
+        splits = Splits(np.asarray(data))
+    if test_data is not None:
+        test = test_data if isinstance(test_data, tuple) else (test_data, None)
+        splits.test_x = np.asarray(test[0])
+        splits.test_y = None if test[1] is None else np.asarray(test[1])
+    return splits
+
+
+def _fit_shape(x, shape, name):
+    """Flattens images for vector models (and the reverse) when the sizes agree."""
+    if x is None or tuple(x.shape[1:]) == tuple(shape):
+        return x
+    if int(np.prod(x.shape[1:])) == int(np.prod(shape)):
+        return x.reshape(len(x), *shape)
+    raise ValueError(f"{name} examples have shape {x.shape[1:]}, the model takes {shape}")
+
+
+def _build(model, splits, overrides):
+    overrides = dict(overrides or {})
+    if isinstance(model, str) and not model.endswith(".json"):
+        integer = np.issubdtype(splits.train_x.dtype, np.integer)
+        if integer and model.lower() not in _DISCRETE_BY_DEFAULT:
+            overrides.setdefault("num_bits", 8)
+    return build_model(model, input_shape=splits.train_x.shape[1:], **overrides)
+
+
+def _learning_rate(config, total_steps):
+    peak = float(config.learning_rate)
+    if config.schedule == "constant" and not config.warmup_steps:
+        return peak
+    warmup = int(config.warmup_steps)
+    # CosineDecay ramps linearly from `initial_learning_rate` to `warmup_target` over
+    # `warmup_steps`, then decays to alpha * warmup_target; alpha = 1 keeps it constant.
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else peak,
+        decay_steps=max(1, total_steps - warmup),
+        alpha=1.0 if config.schedule == "constant" else 0.0,
+        warmup_target=peak if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+class Trainer:
+    """Holds a run's model, optimizer, strategy and checkpoints; `run()` trains.
+
+    Use `tfflows.train(...)`; the class is public for tests and for custom loops.
+    """
+
+    def __init__(self, model, data, test_data=None, config=None, model_overrides=None, **kwargs):
+        cfg = dataclasses.replace(config or TrainConfig(), **kwargs)
+        self.strategy = make_strategy(cfg.strategy)
+        if not isinstance(cfg.strategy, str):  # a Strategy object: record its class name
+            cfg = dataclasses.replace(cfg, strategy=type(cfg.strategy).__name__)
+        self.config = cfg
+        self.chief = is_chief(self.strategy)
+        self.out = pathlib.Path(cfg.out_dir)
+        self.splits = _as_splits(data, test_data)
+        policy = f"mixed_{cfg.mixed_precision}" if cfg.mixed_precision else None
+        # The same seed gives the same initial weights (and so, with the data order and
+        # noise that the seed also fixes, the same run).
+        keras.utils.set_random_seed(cfg.seed)
+        with self.strategy.scope(), network_dtype(policy):
+            self.model = _build(model, self.splits, model_overrides)
+        shape = self.model.data_shape
+        self.train_x = _fit_shape(self.splits.train_x, shape, "training")
+        self.test_x = _fit_shape(self.splits.test_x, shape, "test")
+        # Bad data (NaN, pixels outside 0..255, wrong range) is named before any step runs.
+        check_array(self.train_x, shape, self.model.num_bits, name="training data")
+        if self.test_x is not None and len(self.test_x):
+            check_array(self.test_x, shape, self.model.num_bits, name="test data")
+        if self.model.condition_shape is not None and self.splits.train_y is None:
+            raise ValueError("the model is conditional but the data has no labels (y)")
+        self.train_y = self.splits.train_y if self.model.condition_shape is not None else None
+        self.test_y = self.splits.test_y if self.model.condition_shape is not None else None
+
+        self.replicas = int(self.strategy.num_replicas_in_sync)
+        if cfg.batch_size % self.replicas:
+            raise ValueError(
+                f"batch size {cfg.batch_size} does not split evenly over {self.replicas} replicas"
+            )
+        self.order = BatchOrder(len(self.train_x), cfg.batch_size, cfg.seed)
+        self.total_steps = cfg.total_steps(self.order.steps_per_epoch)
+        with self.strategy.scope():
+            self.optimizer = keras.optimizers.Adam(
+                _learning_rate(cfg, self.total_steps),
+                epsilon=cfg.epsilon,
+                use_ema=cfg.ema is not None,
+                ema_momentum=cfg.ema or 0.99,
+            )
+            self.optimizer.build(self.model.trainable_variables)
+            self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        # Keras 3 models are not tf.train checkpoint children: `model=model` saves nothing
+        # of the model (only the optimizer's references to the trainable weights), so the
+        # variables are listed by path, non-trainable ones (ActNorm's flag) included.
+        paths = [v.path for v in self.model.variables]
+        if len(set(paths)) != len(paths):
+            raise ValueError(f"{self.model.name} has variables with the same path")
+        self.checkpoint = tf.train.Checkpoint(
+            model_variables=dict(zip(paths, self.model.variables, strict=True)),
+            optimizer=self.optimizer,
+            seconds_trained=self.seconds,
+        )
+        # Every worker saves (saving can involve collectives); only the chief's copy stays.
+        ckpt_dir = self.out / "checkpoints"
+        if not self.chief:
+            ckpt_dir = self.out / f".worker_{worker_index(self.strategy)}_checkpoints"
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, str(ckpt_dir), max_to_keep=cfg.keep_checkpoints
+        )
+        self.chief_checkpoints = str(self.out / "checkpoints")
+        self._grad_fn = self._apply_fn = None
+
+    # ------------------------------------------------------------------ state
+    @property
+    def step(self):
+        return int(self.optimizer.iterations.numpy())
+
+    def restore(self):
+        """Restores the latest checkpoint of `out_dir`; returns its path or None."""
+        latest = tf.train.latest_checkpoint(self.chief_checkpoints)
+        if latest is None:
+            return None
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return latest
+
+    def save(self):
+        path = self.manager.save(checkpoint_number=self.step)
+        if not self.chief:
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
+            return None
+        return path
+
+    def _global_batch(self, step):
+        idx = self.order.batch_indices(step)
+        x = self.train_x[idx]
+        return x, (None if self.train_y is None else self.train_y[idx])
+
+    def _distribute(self, value):
+        if value is None:
+            return None
+        per = len(value) // self.replicas
+
+        def part(ctx):
+            r = ctx.replica_id_in_sync_group
+            return tf.convert_to_tensor(value[r * per : (r + 1) * per])
+
+        return self.strategy.experimental_distribute_values_from_function(part)
+
+    # ------------------------------------------------------------------ the step
+    def _build_step_functions(self):
+        model, cfg, strategy = self.model, self.config, self.strategy
+        variables = model.trainable_variables
+        global_batch, replicas = cfg.batch_size, self.replicas
+        xla = cfg.xla if isinstance(cfg.xla, bool) else cfg.strategy != "tpu"
+
+        def loss_and_grads(x, c, seed, offset):
+            with tf.GradientTape() as tape:
+                y = model.to_continuous(x, seed=seed, offset=offset, global_batch=global_batch)
+                lp = model.get_distribution(c).log_prob(y)
+                loss = -tf.reduce_sum(lp) / global_batch
+            grads = tape.gradient(loss, variables)
+            bad = tf.add_n(
+                [tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.float32)) for g in grads]
+            )
+            return loss, grads, bad
+
+        if xla:
+            loss_and_grads = tf.function(loss_and_grads, jit_compile=True)
+
+        def replica_step(x, c, seed):
+            ctx = tf.distribute.get_replica_context()
+            offset = ctx.replica_id_in_sync_group * tf.shape(x)[0]
+            loss, grads, bad = loss_and_grads(x, c, seed, offset)
+            norm = tf.constant(0.0)
+            if cfg.clip_norm is not None:
+                # Clip the norm of the *summed* gradient: reduce here, clip, and hand Adam
+                # 1/R of it (Adam sums the replicas' gradients again).
+                grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+                grads, norm = tf.clip_by_global_norm(grads, cfg.clip_norm)
+                grads = [g / replicas for g in grads]
+            loss, bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [loss, bad])
+            return loss, bad, norm, grads
+
+        @tf.function
+        def grad_step(x, c, seed):
+            loss, bad, norm, grads = strategy.run(replica_step, args=(x, c, seed))
+            first = strategy.experimental_local_results
+            return first(loss)[0], first(bad)[0], first(norm)[0], grads
+
+        def replica_apply(grads):
+            # tf.identity places each gradient on this replica's device: function inputs
+            # have none, and MultiWorkerMirroredStrategy's all-reduce needs one
+            # ("destinations can not be empty").
+            self.optimizer.apply([tf.identity(g) for g in grads], variables)
+
+        @tf.function
+        def apply_step(grads):
+            strategy.run(replica_apply, args=(grads,))
+
+        self._grad_fn, self._apply_fn = grad_step, apply_step
+
+    def train_step(self, step):
+        """One optimisation step on the global batch of `step`; returns the mean NLL."""
+        if self._grad_fn is None:
+            self._build_step_functions()
+        x, c = self._global_batch(step)
+        seed = tf.constant([self.config.seed, step], tf.int64)
+        loss, bad, norm, grads = self._grad_fn(self._distribute(x), self._distribute(c), seed)
+        loss, bad = float(loss), float(bad)
+        if not math.isfinite(loss) or bad:
+            self._stop_non_finite(step, x, c, loss, bad)
+        self._apply_fn(grads)
+        return loss, float(norm)
+
+    def _stop_non_finite(self, step, x, c, loss, bad):
+        seed = (self.config.seed, step)
+        where = self.model.first_nonfinite(x, c, seed=seed)
+        if where is None:
+            where = (
+                f"the loss is {loss} and {int(bad)} gradient entries are non-finite, though "
+                "every step's output and log-det is finite on this batch"
+            )
+        raise NonFiniteLossError(step, where, tf.train.latest_checkpoint(self.chief_checkpoints))
+
+    # ------------------------------------------------------------------ initialisation
+    def initialize(self):
+        """ActNorm's data-dependent initialisation from the first global batch, computed
+        once in cross-replica context, so every replica (and worker: the batch is the same
+        everywhere) gets the same values."""
+        if not self.model.needs_initialization():
+            return
+        x, c = self._global_batch(0)
+        with self.strategy.scope():
+            self.model.initialize(x, c, seed=(self.config.seed, 0))
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, limit=None):
+        """Mean test bits/dim (and NLL in nats), fixed dequantization noise per batch."""
+        if self.test_x is None or not len(self.test_x):
+            return None
+        x = self.test_x if limit is None else self.test_x[:limit]
+        y = None if self.test_y is None else self.test_y[: len(x)]
+        return evaluate_model(self.model, x, y, self.config.eval_batch_size)
+
+    def _swap_ema(self):
+        if self.config.ema is None:
+            return
+        averages = self.optimizer._model_variables_moving_average
+        with self.strategy.scope():
+            for v, a in zip(self.model.trainable_variables, averages, strict=True):
+                current = tf.identity(v.value)
+                v.assign(a.value)
+                a.assign(current)
+
+    # ------------------------------------------------------------------ the run
+    def run(self):
+        cfg, out = self.config, self.out
+        log = reporting.Log(out, self.chief, cfg.progress)
+        if self.chief:
+            out.mkdir(parents=True, exist_ok=True)
+            cfg.save(out / "train_config.json")
+            (out / "model.json").write_text(json.dumps(model_config(self.model), indent=2))
+        restored = self.restore() if cfg.resume else None
+        start = self.step
+        if restored:
+            log.message(f"resumed from {restored} at step {start}")
+        elif tf.train.latest_checkpoint(self.chief_checkpoints) and not cfg.resume:
+            log.message(f"resume=False: starting over; {out} already held checkpoints")
+        self.initialize()
+        log.message(
+            f"{type(self.model).__name__}: {self.model.count_params():,} parameters, "
+            f"{len(self.train_x):,} training examples, global batch {cfg.batch_size} over "
+            f"{self.replicas} replica(s), {self.order.steps_per_epoch} steps per epoch, "
+            f"{self.total_steps} steps"
+        )
+        bar = log.progress(self.total_steps, start)
+        budget = None if cfg.max_minutes is None else 60.0 * cfg.max_minutes
+        seconds0, wall0 = float(self.seconds.numpy()), time.perf_counter()
+        timed_from, timed_steps, window = None, 0, []
+        step, stopped_early = start, False
+        while step < self.total_steps:
+            t0 = time.perf_counter()
+            loss, norm = self.train_step(step)
+            step += 1
+            elapsed = time.perf_counter() - wall0
+            self.seconds.assign(seconds0 + elapsed)
+            if step - start > 2:  # the first steps trace and compile
+                timed_from = timed_from or t0
+                timed_steps += 1
+            window.append(loss)
+            end_of_epoch = step % self.order.steps_per_epoch == 0
+            out_of_time = budget is not None and seconds0 + elapsed >= budget
+            if step % cfg.log_every == 0 or step == self.total_steps:
+                nll = float(np.mean(window))
+                window = []
+                lr = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
+                log.train_scalars(step, nll, self._bits(nll), lr, norm if cfg.clip_norm else None)
+                bar.update_to(step, nll=nll, bpd=self._bits(nll))
+            if step % cfg.checkpoint_every == 0 or end_of_epoch or out_of_time:
+                self.save()
+            if end_of_epoch and step < self.total_steps and not out_of_time:
+                self._epoch_report(log, step)
+            if out_of_time and step < self.total_steps:
+                stopped_early = True
+                log.message(f"time budget of {cfg.max_minutes} min reached at step {step}")
+                break
+        bar.close()
+        train_seconds = time.perf_counter() - (timed_from or time.perf_counter())
+        if step != start:
+            self.save()
+        test = self._epoch_report(log, step)
+        summary = {
+            "model": type(self.model).__name__,
+            "parameters": int(self.model.count_params()),
+            "replicas": self.replicas,
+            "global_batch": cfg.batch_size,
+            "steps": step,
+            "steps_this_run": step - start,
+            "finished": step >= self.total_steps,
+            "stopped_by_time_budget": stopped_early,
+            "seconds_trained_total": round(float(self.seconds.numpy()), 1),
+            "steps_per_second": round(timed_steps / train_seconds, 3) if timed_steps else None,
+            "examples_per_second": round(timed_steps * cfg.batch_size / train_seconds, 1)
+            if timed_steps
+            else None,
+            "test": test,
+            "resumed_from": restored,
+        }
+        if self.chief:
+            (out / "summary.json").write_text(json.dumps(summary, indent=2))
+            self._write_weights()
+        log.summary(summary)
+        log.close()
+        return TrainResult(self.model, summary, self.optimizer)
+
+    def _bits(self, nll):
+        return float(self.model._bits(-nll))
+
+    def _epoch_report(self, log, step):
+        """Test bits/dim and a sample grid (with the EMA weights when there are any)."""
+        if not self.chief:
+            return None
+        self._swap_ema()
+        try:
+            test = self.evaluate(self.config.test_examples)
+            if test is not None:
+                log.test_scalars(step, test)
+            log.samples(step, self.model, self.config)
+        finally:
+            self._swap_ema()
+        return test
+
+    def _write_weights(self):
+        """`model.weights.h5` (Keras format; the EMA weights when there are any)."""
+        self._swap_ema()
+        try:
+            tmp = self.out / "model.tmp.weights.h5"
+            self.model.save_weights(tmp)
+            tmp.replace(self.out / "model.weights.h5")
+        finally:
+            self._swap_ema()
+
+
+def evaluate_model(model, x, y=None, batch_size=500):
+    """Mean bits/dim and NLL (nats) of `model` on `x`; batch i is dequantized with seed
+    (0, i), so the number is reproducible."""
+
+    @tf.function(jit_compile=True)
+    def score(xb, cb, seed):
+        return model.log_prob(xb, cb, seed=seed)
+
+    lps = []
+    for i, start in enumerate(range(0, len(x), batch_size)):
+        cb = None if y is None else tf.convert_to_tensor(y[start : start + batch_size])
+        xb = tf.convert_to_tensor(x[start : start + batch_size])
+        lps.append(score(xb, cb, tf.constant([0, i], tf.int64)).numpy())
+    lp = np.concatenate(lps)
+    return {
+        "examples": int(len(lp)),
+        "nll": float(-lp.mean()),
+        "bits_per_dim": float(model._bits(lp).mean()),
+    }
+
+
+def train(model, data, test_data=None, config=None, model_overrides=None, **settings):
+    """Trains a tfflows model; returns `TrainResult(model, summary)`.
+
+    Args:
+      model: a family name ("glow", "realnvp", "nice", "maf", "iaf", "planar"), a model
+        config (dict or JSON file), or a `FlowModel` (rebuilt inside the strategy's scope
+        from its config; its weights are not copied).
+      data: a source (`path.npz`, an image folder, "tfds:NAME"), an array, or (x, y).
+      test_data: array or (x, y); default: the source's test split.
+      config: a `TrainConfig`; `settings` override its fields (steps=..., strategy=...).
+      model_overrides: constructor arguments for a family name (levels=2, ...).
+
+    Example:
+      >>> tfflows.train("glow", "celeba32.npz", steps=1000, out_dir="runs/glow",
+      ...               model_overrides={"levels": 3, "steps_per_level": 8})
+    """
+    return Trainer(model, data, test_data, config, model_overrides, **settings).run()
