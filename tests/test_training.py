@@ -194,3 +194,16 @@ def test_mixed_precision_runs_the_networks_in_bfloat16_and_the_flow_in_float32(t
     lp = model.log_prob(pixels(4))
     assert lp.dtype == tf.float32 and np.all(np.isfinite(lp.numpy()))
     assert result.summary["steps"] == 2
+
+
+def test_xla_auto_measures_once_and_a_resumed_run_keeps_the_choice(tmp_path):
+    settings = dict(out_dir=str(tmp_path), batch_size=16, progress=False, samples=0)
+    first = train("glow", pixels(64), steps=2, model_overrides=TINY_GLOW, **settings)
+    assert first.summary["xla"] in (True, False)
+    resumed = Trainer("glow", pixels(64), steps=4, model_overrides=TINY_GLOW, **settings)
+    resumed.restore()
+    assert resumed.resolve_xla() == first.summary["xla"]
+    assert resumed.xla_note is None  # taken from the checkpoint, not measured again
+    forced = Trainer("glow", pixels(64), xla=False, model_overrides=TINY_GLOW, **settings)
+    forced.restore()
+    assert forced.resolve_xla() is False

@@ -33,7 +33,9 @@ def _train(args):
 
     # Every train option's `dest` is the TrainConfig field it sets.
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    settings = {k: v for k, v in vars(args).items() if k in names}
+    settings["xla"] = {"on": True, "off": False}.get(args.xla, "auto")
+    config = TrainConfig(**settings)
     try:
         train(args.model, args.data, config=config, model_overrides=_parse_set(args.set))
     except NonFiniteLossError as error:
@@ -72,7 +74,12 @@ def _add_train(sub):
         choices=["auto", "one_device", "mirrored", "multiworker", "tpu"],
         default="auto",
     )
-    p.add_argument("--no-xla", dest="xla", action="store_false", help="do not use XLA")
+    p.add_argument(
+        "--xla",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="compile each replica's step with XLA (auto: whichever measures faster)",
+    )
     p.add_argument("--checkpoint-every", type=int, default=1000, help="steps")
     p.add_argument("--keep", dest="keep_checkpoints", type=int, default=3, help="checkpoints")
     p.add_argument("--no-resume", dest="resume", action="store_false", help="start over")

@@ -24,7 +24,8 @@ class TrainConfig:
       mixed_precision: None or "bfloat16": the networks compute in it; the flow's
         transforms and log-dets stay float32.
       strategy: "auto", "one_device", "mirrored", "multiworker" or "tpu".
-      xla: compile each replica's loss and gradient with XLA ("auto": yes).
+      xla: compile each replica's loss and gradient with XLA: True, False, or "auto"
+        (measure both on the first batch and keep the faster; see `Trainer.resolve_xla`).
       checkpoint_every: steps between checkpoints (plus one at every epoch end).
       keep_checkpoints: how many to keep.
       resume: continue from the latest checkpoint in `out_dir`.

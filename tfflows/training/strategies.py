@@ -63,6 +63,14 @@ def is_chief(strategy):
     )
 
 
+def is_single_worker(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return True
+    jobs = resolver.cluster_spec().as_dict()
+    return sum(len(tasks) for tasks in jobs.values()) <= 1
+
+
 def worker_index(strategy):
     resolver = getattr(strategy, "cluster_resolver", None)
     return 0 if resolver is None or resolver.task_id is None else int(resolver.task_id)
