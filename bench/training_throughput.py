@@ -1,10 +1,13 @@
 """Training steps/s of `tfflows.train`'s step: one device vs MirroredStrategy over two
 logical CPU devices, each with and without XLA, measured interleaved in one process.
 
-    python bench/training_throughput.py [--repeats 5] [--steps 20] [--out bench/results]
+    python bench/training_throughput.py [--workload glow32|glow_mnist] [--repeats 5]
+                                        [--steps 20] [--out bench/results]
 
-Workload: Glow on 32x32x3 uint8 images, 3 levels x 8 steps, 128 hidden channels, global
-batch 64 (the glow32 workload of the benchmarks). Writes a markdown table and raw JSON.
+Workloads (global batch 64, uint8 images): glow32, Glow on 32x32x3 with 3 levels x 8 steps
+and 128 hidden channels (the glow32 workload of the benchmarks); glow_mnist, the MNIST
+example's Glow on 28x28x1 with 2 levels x 8 steps and 128 channels. Writes a markdown table
+and raw JSON.
 On a CPU, two logical devices share the same cores: the mirrored figure measures the
 overhead of the distributed step (splitting, all-reduce), not a speed-up.
 """
@@ -27,16 +30,21 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 from tfflows.training import Trainer  # noqa: E402
 
-GLOW32 = dict(levels=3, steps_per_level=8, hidden_channels=128)
+WORKLOADS = {
+    "glow32": ((32, 32, 3), dict(levels=3, steps_per_level=8, hidden_channels=128)),
+    "glow_mnist": ((28, 28, 1), dict(levels=2, steps_per_level=8, hidden_channels=128)),
+}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="glow32")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
     parser.add_argument("--out", default="bench/results")
     args = parser.parse_args()
-    x = np.random.default_rng(0).integers(0, 256, (64 * 64, 32, 32, 3), dtype=np.uint8)
+    shape, architecture = WORKLOADS[args.workload]
+    x = np.random.default_rng(0).integers(0, 256, (64 * 64, *shape), dtype=np.uint8)
     configs = {
         (strategy, xla): Trainer(
             "glow",
@@ -46,7 +54,7 @@ def main():
             xla=xla,
             batch_size=64,
             progress=False,
-            model_overrides=GLOW32,
+            model_overrides=architecture,
         )
         for strategy in ("one_device", "mirrored")
         for xla in (True, False)
@@ -82,13 +90,16 @@ def main():
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "tensorflow": tf.__version__,
-        "workload": "Glow 32x32x3, 3 levels x 8 steps, 128 channels, batch 64",
+        "workload": f"{args.workload}: Glow {'x'.join(map(str, shape))}, "
+        f"{architecture['levels']} levels x {architecture['steps_per_level']} steps, "
+        f"{architecture['hidden_channels']} channels, batch 64",
         "repeats": args.repeats,
         "steps_per_repeat": args.steps,
     }
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "training_throughput.json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
+    stem = f"training_throughput_{args.workload}"
+    (out / f"{stem}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
     lines = [
         f"Training step, {meta['workload']} ({meta['date']}, {meta['machine']}, "
         f"median of {args.repeats} x {args.steps} steps)",
@@ -102,7 +113,7 @@ def main():
             f"{r['steps_per_second']} | {r['examples_per_second']} | "
             f"{r['relative_to_one_device_xla']} |"
         )
-    (out / "training_throughput.md").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
