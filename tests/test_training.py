@@ -203,7 +203,8 @@ def test_xla_auto_measures_once_and_a_resumed_run_keeps_the_choice(tmp_path):
     resumed = Trainer("glow", pixels(64), steps=4, model_overrides=TINY_GLOW, **settings)
     resumed.restore()
     assert resumed.resolve_xla() == first.summary["xla"]
-    assert resumed.xla_note is None  # taken from the checkpoint, not measured again
+    assert resumed.xla_note is None  # taken from xla.json, not measured again
+    assert json.loads((tmp_path / "xla.json").read_text())["xla"] == first.summary["xla"]
     forced = Trainer("glow", pixels(64), xla=False, model_overrides=TINY_GLOW, **settings)
     forced.restore()
     assert forced.resolve_xla() is False

@@ -142,7 +142,6 @@ class Trainer:
             )
             self.optimizer.build(self.model.trainable_variables)
             self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
-            self.xla_choice = tf.Variable(-1, dtype=tf.int64, trainable=False)  # -1: unset
         # Keras 3 models are not tf.train checkpoint children: `model=model` saves nothing
         # of the model (only the optimizer's references to the trainable weights), so the
         # variables are listed by path, non-trainable ones (ActNorm's flag) included.
@@ -153,7 +152,6 @@ class Trainer:
             model_variables=dict(zip(paths, self.model.variables, strict=True)),
             optimizer=self.optimizer,
             seconds_trained=self.seconds,
-            xla_choice=self.xla_choice,
         )
         # Every worker saves (saving can involve collectives); only the chief's copy stays.
         ckpt_dir = self.out / "checkpoints"
@@ -268,16 +266,17 @@ class Trainer:
         """Whether each replica's loss and gradient are compiled with XLA.
 
         `xla="auto"` measures: both versions of the (side-effect free) gradient step run on
-        the first batch after compiling, and the faster one is kept, and recorded in the
-        checkpoints so that a resumed run computes exactly as before. XLA is not always
+        the first batch after compiling, and the faster one is kept, and recorded in
+        `out_dir/xla.json` so that a resumed run computes exactly as before. XLA is not always
         faster on a CPU: with Glow's 128-channel convolutions it was 13% slower here, on
         small networks it wins. Several workers take XLA without measuring (they must agree).
         """
         cfg = self.config
         if isinstance(cfg.xla, bool):
             return cfg.xla
-        if int(self.xla_choice.numpy()) >= 0:
-            return bool(self.xla_choice.numpy())
+        record = self.out / "xla.json"
+        if record.exists():
+            return bool(json.loads(record.read_text())["xla"])
         if isinstance(self.strategy, tf.distribute.TPUStrategy):
             choice, note = False, "TPU programs are compiled whole"
         elif not is_single_worker(self.strategy):
@@ -295,8 +294,12 @@ class Trainer:
                     times[flag].append(time.perf_counter() - t0)
             on, off = sorted(times[True])[1], sorted(times[False])[1]
             choice, note = on <= off, f"measured {on:.3g} s with, {off:.3g} s without"
-        self.xla_choice.assign(int(choice))
         self.xla_note = note
+        if self.chief:
+            self.out.mkdir(parents=True, exist_ok=True)
+            tmp = record.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"xla": choice, "why": note}))
+            tmp.replace(record)
         return choice
 
     def train_step(self, step):
