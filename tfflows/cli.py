@@ -90,6 +90,53 @@ def _add_train(sub):
     p.set_defaults(func=_train)
 
 
+def load_model(source):
+    """A trained model from a training run folder (`model.json` + `model.weights.h5`) or a
+    `.keras` file."""
+    import pathlib
+
+    path = pathlib.Path(source)
+    if path.is_dir():
+        config, weights = path / "model.json", path / "model.weights.h5"
+        if not config.exists() or not weights.exists():
+            raise SystemExit(
+                f"{path} is not a finished training run (model.json, model.weights.h5)"
+            )
+        from tfflows.models import build_model
+
+        model = build_model(config)
+        model.load_weights(weights)
+        return model, path.name
+    if path.suffix == ".keras" and path.exists():
+        import keras
+
+        import tfflows  # noqa: F401 - registers the classes for deserialization
+
+        return keras.models.load_model(path), path.stem
+    raise SystemExit(f"{source}: not a training run folder or a .keras file")
+
+
+def _export(args):
+    from tfflows.export import export_saved_model
+
+    model, name = load_model(args.source)
+    print(export_saved_model(model, args.out, name=args.name or name, version=args.version))
+    return 0
+
+
+def _add_export(sub):
+    p = sub.add_parser(
+        "export",
+        help="write a SavedModel with serving signatures in TF Serving's layout",
+        description="Writes OUT/NAME/VERSION/ (atomically) and prints that path.",
+    )
+    p.add_argument("source", help="a training run folder or a .keras file")
+    p.add_argument("--out", default="export/models", help="TF Serving's model base folder")
+    p.add_argument("--name", help="model name (default: the folder or file name)")
+    p.add_argument("--version", type=int, help="default: one more than the highest")
+    p.set_defaults(func=_export)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfflows", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +146,7 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
     _add_train(sub)
+    _add_export(sub)
     return parser
 
 
