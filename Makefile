@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m tfflows.cli demo --out out/two_moons.png
+	$(PY) -m tfflows.cli demo --zoo maf_moons --out out/maf_moons.png
 
 test: $(STAMP)
 	$(PY) -m ruff check .

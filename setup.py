@@ -20,7 +20,11 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["tfflows", "tfflows.*"]),
+    # The zoo's presets (zoo/<name>/: preset.json, weights, model card) ship inside the
+    # package as tfflows.zoo_presets, so that tfflows.zoo.load works offline after pip install.
+    packages=[*find_packages(include=["tfflows", "tfflows.*"]), "tfflows.zoo_presets"],
+    package_dir={"tfflows.zoo_presets": "zoo"},
+    package_data={"tfflows.zoo_presets": ["*/preset.json", "*/*.weights.h5", "*/*.md", "*/*.png"]},
     install_requires=_requirements(),
     extras_require={"dev": ["pytest==9.2.0", "ruff==0.17.6", "scipy==1.17.1"]},
     entry_points={"console_scripts": ["tfflows=tfflows.cli:main"]},

@@ -23,3 +23,14 @@ def test_demo_cli_lowers_the_nll_and_writes_a_png(tmp_path):
 def test_cli_parses_the_demo_command():
     args = cli.build_parser().parse_args(["demo", "--out", "x.png", "--steps", "7"])
     assert (args.func, args.out, args.steps) == (cli._demo, "x.png", 7)
+
+
+def test_make_run_loads_maf_moons_from_the_zoo_and_matches_its_card(tmp_path):
+    from tfflows import zoo
+
+    out = tmp_path / "moons.png"
+    cli.main(["demo", "--zoo", "maf_moons", "--out", str(out)])
+    assert out.stat().st_size > 10_000
+    nll = demo.zoo_main("maf_moons", out=str(tmp_path / "again.png"))
+    # the same 5,000 test points the preset's measured number was taken on
+    assert abs(nll - zoo.info("maf_moons")["metrics"]["test_nll_nats"]) < 1e-3

@@ -1,6 +1,6 @@
 """tfflows: normalizing flows for TensorFlow, as TFP bijectors over Keras 3 layers."""
 
-from tfflows import bijectors, data, export, layers, models, nets, training
+from tfflows import bijectors, data, export, layers, models, nets, training, zoo
 from tfflows.training import train
 
 __version__ = "0.1.0"
@@ -14,5 +14,6 @@ __all__ = [
     "nets",
     "train",
     "training",
+    "zoo",
     "__version__",
 ]

@@ -9,7 +9,10 @@ import sys
 def _demo(args):
     from tfflows import demo
 
-    demo.main(out=args.out, num_steps=args.steps, seed=args.seed)
+    if args.zoo:
+        demo.zoo_main(args.zoo, out=args.out or f"out/{args.zoo}.png")
+    else:
+        demo.main(out=args.out or "out/two_moons.png", num_steps=args.steps, seed=args.seed)
 
 
 def _parse_set(items):
@@ -119,9 +122,82 @@ def load_model(source):
 def _export(args):
     from tfflows.export import export_saved_model
 
-    model, name = load_model(args.source)
+    model, name = _zoo_or_run(args.source)
     print(export_saved_model(model, args.out, name=args.name or name, version=args.version))
     return 0
+
+
+def _zoo_or_run(source):
+    """A zoo preset by name, else a training run folder or .keras file."""
+    from tfflows import zoo
+
+    if source in zoo.list():
+        return zoo.load(source), source
+    return load_model(source)
+
+
+def _zoo(args):
+    from tfflows import zoo
+
+    for name in zoo.list():
+        meta = zoo.info(name)
+        print(f"{name:16s} {meta.get('parameters', 0):>12,} params  {meta['description']}")
+    return 0
+
+
+def _sample(args):
+    import numpy as np
+
+    from tfflows.plotting import save_image_grid
+
+    model, _ = _zoo_or_run(args.model)
+    x = model.sample(args.n, temperature=args.temperature, seed=args.seed)
+    if model.num_bits is None or len(model.data_shape) != 3:
+        np.save(args.out, np.asarray(x))
+    else:
+        columns = int(np.ceil(np.sqrt(args.n)))
+        save_image_grid(np.asarray(model.to_uint8(x)), args.out, columns=columns, scale=2)
+    print(args.out)
+    return 0
+
+
+def _eval(args):
+    import json
+
+    from tfflows.training import evaluate_model, load_source
+
+    model, _ = _zoo_or_run(args.model)
+    splits = load_source(args.data)
+    x = splits.test_x if args.split == "test" else splits.train_x
+    y = splits.test_y if args.split == "test" else splits.train_y
+    if x is None:
+        raise SystemExit(f"{args.data} has no {args.split} split")
+    x = x[: args.examples] if args.examples else x
+    x = x.reshape(len(x), *model.data_shape)
+    c = None if model.condition_shape is None else y[: len(x)]
+    result = evaluate_model(model, x, c, batch_size=args.batch_size)
+    print(json.dumps({"model": args.model, "data": args.data, "split": args.split, **result}))
+    return 0
+
+
+def _add_zoo_commands(sub):
+    p = sub.add_parser("zoo", help="list the pretrained models")
+    p.add_argument("action", choices=["list"])
+    p.set_defaults(func=_zoo)
+    p = sub.add_parser("sample", help="draw samples from a zoo model or a training run")
+    p.add_argument("model", help="zoo name, training run folder or .keras file")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="samples.png", help="PNG grid (images) or .npy (vectors)")
+    p.set_defaults(func=_sample)
+    p = sub.add_parser("eval", help="bits/dim and NLL of a model on a data set's test split")
+    p.add_argument("model", help="zoo name, training run folder or .keras file")
+    p.add_argument("--data", required=True, help="file.npz, an image folder, or tfds:NAME")
+    p.add_argument("--split", choices=["test", "train"], default="test")
+    p.add_argument("--examples", type=int, help="at most this many")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.set_defaults(func=_eval)
 
 
 def _add_export(sub):
@@ -130,7 +206,7 @@ def _add_export(sub):
         help="write a SavedModel with serving signatures in TF Serving's layout",
         description="Writes OUT/NAME/VERSION/ (atomically) and prints that path.",
     )
-    p.add_argument("source", help="a training run folder or a .keras file")
+    p.add_argument("source", help="a zoo name, a training run folder or a .keras file")
     p.add_argument("--out", default="export/models", help="TF Serving's model base folder")
     p.add_argument("--name", help="model name (default: the folder or file name)")
     p.add_argument("--version", type=int, help="default: one more than the highest")
@@ -141,12 +217,14 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="tfflows", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="fit a flow to two moons and plot the density")
-    demo.add_argument("--out", default="out/two_moons.png", help="where to write the PNG")
+    demo.add_argument("--out", help="where to write the PNG")
+    demo.add_argument("--zoo", help="plot this 2-D zoo preset instead of training")
     demo.add_argument("--steps", type=int, default=4000, help="training steps")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
     _add_train(sub)
     _add_export(sub)
+    _add_zoo_commands(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The zoo's presets, one folder each (installed as the package `tfflows.zoo_presets`)."""
