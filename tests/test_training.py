@@ -18,7 +18,7 @@ from tfflows.training import (
     load_source,
     train,
 )
-from tfflows.training.trainer import _learning_rate
+from tfflows.training.trainer import _learning_rate, _scorer
 
 TINY_GLOW = dict(levels=2, steps_per_level=2, hidden_channels=8)
 
@@ -172,6 +172,9 @@ def test_evaluate_model_is_the_mean_of_bits_per_dim_with_per_batch_seeds():
     assert got["examples"] == 10
     np.testing.assert_allclose(got["bits_per_dim"], expected(0).mean(), rtol=1e-6)
     assert abs(got["bits_per_dim"] - expected(1).mean()) > 1e-3  # other noise, other number
+    traces = _scorer(model).experimental_get_tracing_count()
+    assert evaluate_model(model, x, batch_size=4) == got
+    assert _scorer(model).experimental_get_tracing_count() == traces  # no retrace per epoch
 
 
 def test_mixed_precision_runs_the_networks_in_bfloat16_and_the_flow_in_float32(tmp_path):

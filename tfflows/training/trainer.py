@@ -17,6 +17,7 @@ import math
 import pathlib
 import shutil
 import time
+import weakref
 
 import keras
 import numpy as np
@@ -469,14 +470,26 @@ class Trainer:
             self._swap_ema()
 
 
+# One compiled scoring function per model, so that evaluating every epoch does not trace
+# and compile it again each time.
+_SCORERS = weakref.WeakKeyDictionary()
+
+
+def _scorer(model):
+    if model not in _SCORERS:
+
+        @tf.function(jit_compile=True, autograph=False)
+        def score(xb, cb, seed):
+            return model.log_prob(xb, cb, seed=seed)
+
+        _SCORERS[model] = score
+    return _SCORERS[model]
+
+
 def evaluate_model(model, x, y=None, batch_size=500):
     """Mean bits/dim and NLL (nats) of `model` on `x`; batch i is dequantized with seed
     (0, i), so the number is reproducible."""
-
-    @tf.function(jit_compile=True, autograph=False)
-    def score(xb, cb, seed):
-        return model.log_prob(xb, cb, seed=seed)
-
+    score = _scorer(model)
     lps = []
     for i, start in enumerate(range(0, len(x), batch_size)):
         cb = None if y is None else tf.convert_to_tensor(y[start : start + batch_size])
