@@ -1,6 +1,6 @@
 """Trains and publishes the `maf_moons` preset (a small MAF on two moons).
 
-    python zoo/maf_moons/recipe.py --out runs/maf_moons
+    python zoo/recipes/maf_moons.py --out runs/maf_moons
 
 Data: `tfflows.toy_data.two_moons(20000, seed=0)` to train, a separate 5,000 points
 (seed=1) to test. Then `python -m tfflows.zoo.publish` records weights, sha256, metrics and
@@ -57,7 +57,7 @@ def main():
         "tfflows.toy_data.two_moons: 20,000 training points (seed 0), 5,000 test (seed 1)",
         "synthetic data, no license restrictions; weights Apache-2.0",
         {
-            "train": f"python zoo/maf_moons/recipe.py --out {args.out} --steps {args.steps}",
+            "train": f"python zoo/recipes/maf_moons.py --out {args.out} --steps {args.steps}",
             "eval": f"tfflows eval maf_moons --data {args.out}/moons.npz",
         },
         "normal",
