@@ -19,6 +19,7 @@ from tfflows.training import (
     train,
 )
 from tfflows.training.trainer import _learning_rate, _scorer
+from tfflows.zoo.registry import get as get_preset
 
 TINY_GLOW = dict(levels=2, steps_per_level=2, hidden_channels=8)
 
@@ -211,3 +212,22 @@ def test_xla_auto_measures_once_and_a_resumed_run_keeps_the_choice(tmp_path):
     forced = Trainer("glow", pixels(64), xla=False, model_overrides=TINY_GLOW, **settings)
     forced.restore()
     assert forced.resolve_xla() is False
+
+
+def test_a_zoo_preset_name_fine_tunes_its_trained_weights(tmp_path):
+    from tfflows import toy_data, zoo
+
+    spec = get_preset("maf_moons").spec["check"]
+    trainer = Trainer(
+        "maf_moons",
+        toy_data.two_moons(512),
+        out_dir=str(tmp_path),
+        steps=2,
+        batch_size=64,
+        progress=False,
+    )
+    batch = zoo.check_batch(trainer.model, spec["kind"], spec["n"], spec["seed"])
+    np.testing.assert_allclose(trainer.model.log_prob(batch).numpy(), spec["log_prob"], rtol=1e-5)
+    assert trainer.run().summary["steps"] == 2
+    with pytest.raises(ValueError, match="fixed architecture"):
+        Trainer("maf_moons", toy_data.two_moons(512), model_overrides={"num_layers": 2})

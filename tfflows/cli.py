@@ -55,7 +55,9 @@ def _add_train(sub):
         "latest checkpoint in --out.",
     )
     p.add_argument(
-        "model", help='family ("glow", "realnvp", "nice", "maf", "iaf") or a model JSON file'
+        "model",
+        help='family ("glow", "realnvp", "nice", "maf", "iaf"), a zoo preset to fine-tune, '
+        "or a model JSON file",
     )
     p.add_argument("--data", required=True, help="file.npz, an image folder, or tfds:NAME")
     p.add_argument("--out", dest="out_dir", default="runs/flow", help="checkpoints, logs, ...")

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfflows.data.validation import check_array
-from tfflows.models.registry import build_model, model_config
+from tfflows.models.registry import FAMILIES, build_model, model_config
 from tfflows.nets.precision import network_dtype
 from tfflows.training import reporting
 from tfflows.training.batches import BatchOrder
@@ -71,6 +71,14 @@ def _fit_shape(x, shape, name):
 
 def _build(model, splits, overrides):
     overrides = dict(overrides or {})
+    if isinstance(model, str) and model.lower() not in FAMILIES and not model.endswith(".json"):
+        from tfflows import zoo
+
+        if model in zoo.list():
+            # A zoo preset: its architecture and its trained weights (fine-tuning).
+            if overrides:
+                raise ValueError(f"preset {model!r} has a fixed architecture; drop {overrides}")
+            return zoo.load(model, progress=False)
     if isinstance(model, str) and not model.endswith(".json"):
         integer = np.issubdtype(splits.train_x.dtype, np.integer)
         if integer and model.lower() not in _DISCRETE_BY_DEFAULT:
@@ -507,9 +515,10 @@ def train(model, data, test_data=None, config=None, model_overrides=None, **sett
     """Trains a tfflows model; returns `TrainResult(model, summary)`.
 
     Args:
-      model: a family name ("glow", "realnvp", "nice", "maf", "iaf", "planar"), a model
-        config (dict or JSON file), or a `FlowModel` (rebuilt inside the strategy's scope
-        from its config; its weights are not copied).
+      model: a family name ("glow", "realnvp", "nice", "maf", "iaf", "planar"), a zoo
+        preset name (its architecture and trained weights: fine-tuning), a model config
+        (dict or JSON file), or a `FlowModel` (rebuilt inside the strategy's scope from its
+        config; its weights are not copied).
       data: a source (`path.npz`, an image folder, "tfds:NAME"), an array, or (x, y).
       test_data: array or (x, y); default: the source's test split.
       config: a `TrainConfig`; `settings` override its fields (steps=..., strategy=...).
