@@ -77,10 +77,11 @@ class Log:
         images = model.to_uint8(model.sample(config.samples, config.temperature, config.seed))
         images = np.asarray(images)
         columns = int(np.ceil(np.sqrt(len(images))))
-        grid = np.asarray(image_grid(images, columns=columns))
+        picture = image_grid(images, columns=columns)
         path = self.out / "samples" / f"step_{step:08d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        image_grid(images, columns=columns).save(path)
+        picture.save(path)
+        grid = np.asarray(picture)
         if grid.ndim == 2:
             grid = grid[..., None]
         with self.writer.as_default(step=step):
