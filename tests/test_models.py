@@ -27,6 +27,18 @@ CASES = [
         "image",
     ),
     ModelCase(
+        "glow_split_conv_no_top",
+        lambda: models.Glow(
+            (8, 8, 3),
+            levels=2,
+            steps_per_level=2,
+            hidden_channels=8,
+            split_hidden_channels=0,
+            learn_top=False,
+        ),
+        "image",
+    ),
+    ModelCase(
         "glow_plain_additive",
         lambda: models.Glow(
             (8, 8, 3),
@@ -197,7 +209,9 @@ def test_2d_model_density_integrates_to_one(make):
     assert abs(total - 1.0) < 0.01, f"density integrates to {total:.4f}"
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[6]], ids=["glow", "maf"])
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.name in ("glow", "maf")], ids=["glow", "maf"]
+)
 def test_temperature(case):
     model, _, _ = _trained_looking(case)
     mode = model.sample(5, temperature=0.0, seed=0)
@@ -211,7 +225,7 @@ def test_temperature(case):
 
 
 def test_class_conditional_glow_uses_labels():
-    case = CASES[2]
+    case = next(c for c in CASES if c.name == "glow_class_conditional")
     model, x, c = _trained_looking(case)
     a = model.log_prob(x, np.zeros(len(x), np.int32))
     b = model.log_prob(x, np.ones(len(x), np.int32))
@@ -306,3 +320,21 @@ def test_bad_inputs_get_clear_errors():
     with pytest.raises(ValueError, match="unconditional"):
         model.log_prob(np.zeros((2, 8, 8, 3), np.uint8), np.zeros(2))
     assert data.check_array(np.zeros((1, 8, 8, 3), np.uint8), (8, 8, 3), 8).shape == (1, 8, 8, 3)
+
+
+def test_glow_split_prior_of_glows_code_is_one_zero_conv():
+    model = models.Glow(
+        (8, 8, 3), levels=2, steps_per_level=1, hidden_channels=8, split_hidden_channels=0
+    )
+    model.log_prob(np.zeros((2, 8, 8, 3), np.uint8))
+    split = next(layer for layer in model.flow_layers if layer.name == "split_0")
+    kernels = [w for w in split.weights if w.name == "kernel"]
+    # Kept half: 6 channels at 4x4; the prior predicts mean and log-scale of the other 6.
+    assert [tuple(k.shape) for k in kernels] == [(3, 3, 6, 12)]
+    assert float(np.abs(kernels[0].numpy()).max()) == 0.0
+    wide = models.Glow((8, 8, 3), levels=2, steps_per_level=1, hidden_channels=8)
+    assert model.count_params() < wide.count_params()
+    with pytest.raises(ValueError, match="needs hidden_channels > 0"):
+        from tfflows.nets import ConvNet
+
+        ConvNet(0, 4, condition_shape=(3,))

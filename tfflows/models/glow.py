@@ -29,6 +29,9 @@ class Glow(FlowModel):
       condition_shape: a general condition fed to every coupling and prior network.
       learn_top: learned top prior (Glow's default).
       seed: seed of the 1x1 convolutions' random rotations.
+      split_hidden_channels: width of the network that predicts the factored-out half
+        from the kept half at each split (default: `hidden_channels`); 0 gives the single
+        zero-initialised conv3x3 of Glow's code (`split2d_prior`) and of TFP's `tfb.Glow`.
     """
 
     def __init__(
@@ -45,6 +48,7 @@ class Glow(FlowModel):
         condition_shape=None,
         learn_top=True,
         seed=0,
+        split_hidden_channels=None,
         **kwargs,
     ):
         super().__init__(
@@ -66,6 +70,9 @@ class Glow(FlowModel):
         self.levels, self.steps_per_level = int(levels), int(steps_per_level)
         self.hidden_channels, self.lu_decomposed = int(hidden_channels), bool(lu_decomposed)
         self.coupling, self.learn_top, self.seed = coupling, bool(learn_top), seed
+        self.split_hidden_channels = int(
+            hidden_channels if split_hidden_channels is None else split_hidden_channels
+        )
         net_condition = None if num_classes is not None else self.condition_shape
         conv = layers.LUInvertible1x1Conv if lu_decomposed else layers.Invertible1x1Conv
         for level in range(self.levels):
@@ -100,7 +107,7 @@ class Glow(FlowModel):
             if level < self.levels - 1:
                 self.add_step(
                     layers.FactorOut(
-                        hidden=self.hidden_channels,
+                        hidden=self.split_hidden_channels,
                         condition_shape=net_condition,
                         name=f"split_{level}",
                     ),
@@ -128,4 +135,5 @@ class Glow(FlowModel):
             "coupling": self.coupling,
             "learn_top": self.learn_top,
             "seed": self.seed,
+            "split_hidden_channels": self.split_hidden_channels,
         }

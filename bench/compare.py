@@ -1,0 +1,259 @@
+"""tfflows side by side with TFP's own bijectors and the PyTorch flow libraries (issue 7).
+
+    pip install .[bench]          # torch (CPU), normflows, nflows, zuko
+    python -m bench.compare [--workloads glow32,realnvp2d,maf8,iaf8] [--repeats 5]
+                            [--seconds 1.0] [--out bench/results]
+
+For each workload (see bench/workloads.py) and each measure (train steps/s; log_prob and
+sample examples/s), every runner is warmed up (tracing, compilation, ActNorm's first batch),
+then timed in interleaved rounds: round r times every runner once, so a slow spell of the
+machine hits them all. Each timing runs as many calls as fill about --seconds; the figure
+is the median over --repeats rounds. Peak resident memory of training is measured in a
+fresh process per runner (ru_maxrss after warm-up and 5 steps), since a process's peak
+cannot be reset. Writes compare.json (every repetition) and compare.md (the table).
+
+The tfflows figure is the better of its variants (traced, XLA); so is each peer's.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MEASURES = {"train": "steps/s", "log_prob": "examples/s", "sample": "examples/s"}
+TF_VARIANTS = ("traced", "xla")
+PEERS = ("tfp", "normflows", "nflows", "zuko")
+
+
+def build(library, variant, workload, x):
+    if library in ("tfflows", "tfp"):
+        from bench.runners_tf import TF_RUNNERS
+
+        return TF_RUNNERS[library](workload, variant, x)
+    from bench.runners_torch import TORCH_RUNNERS
+
+    return TORCH_RUNNERS[library](workload, x)
+
+
+def variants(library):
+    return TF_VARIANTS if library in ("tfflows", "tfp") else ("eager",)
+
+
+def available(library):
+    if library in ("tfflows", "tfp"):
+        return True
+    try:
+        __import__({"normflows": "normflows", "nflows": "nflows", "zuko": "zuko"}[library])
+        return True
+    except ImportError:
+        return False
+
+
+def _rate(fn, calls, per_call):
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return calls * per_call / (time.perf_counter() - t0)
+
+
+def measure_workload(workload, libraries, repeats, seconds, log):
+    from bench.runners_torch import Unsupported
+
+    x = workload.data()
+    runners, skipped = [], {}
+    for library in libraries:
+        for variant in variants(library):
+            try:
+                runners.append(build(library, variant, workload, x))
+            except Unsupported as e:
+                skipped[library] = str(e)
+                break
+    per_call = {"train": 1, "log_prob": workload.batch, "sample": workload.batch}
+    calls = {}
+    for r in runners:
+        for m, fn in r.measures.items():
+            for _ in range(2):
+                fn()  # trace, compile
+            t0 = time.perf_counter()
+            fn()
+            calls[(r.library, r.variant, m)] = max(2, round(seconds / (time.perf_counter() - t0)))
+        log(f"  {workload.name}: {r.library}/{r.variant} ready ({r.params:,} parameters)")
+    rates = {key: [] for key in calls}
+    for i in range(repeats):
+        for r in runners:
+            for m, fn in r.measures.items():
+                key = (r.library, r.variant, m)
+                rates[key].append(_rate(fn, calls[key], per_call[m]))
+        log(f"  {workload.name}: round {i + 1}/{repeats} done")
+    rows = []
+    for r in runners:
+        for m in r.measures:
+            key = (r.library, r.variant, m)
+            rows.append(
+                {
+                    "library": r.library,
+                    "variant": r.variant,
+                    "measure": m,
+                    "unit": MEASURES[m],
+                    "median": statistics.median(rates[key]),
+                    "all": rates[key],
+                    "calls_per_timing": calls[key],
+                    "parameters": r.params,
+                }
+            )
+    return rows, skipped
+
+
+def peak_memory(library, variant, workload_name):
+    """Peak RSS (MB) of a fresh process that builds the runner and trains 5 steps."""
+    code = (
+        "import resource, sys, json\n"
+        "from bench.compare import build\n"
+        "from bench.workloads import WORKLOADS\n"
+        f"w = WORKLOADS[{workload_name!r}]\n"
+        f"r = build({library!r}, {variant!r}, w, w.data())\n"
+        "for _ in range(7): r.measures['train']()\n"
+        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=pathlib.Path(__file__).resolve().parent.parent,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    if out.returncode != 0:
+        return None
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def best(rows, library, measure):
+    mine = [r for r in rows if r["library"] == library and r["measure"] == measure]
+    return max(mine, key=lambda r: r["median"]) if mine else None
+
+
+def table(results, meta):
+    lines = [
+        f"tfflows vs peers ({meta['date']}, {meta['machine']}; TF {meta['tensorflow']}, "
+        f"TFP {meta['tfp']}, torch {meta.get('torch', '-')}; median of {meta['repeats']} "
+        "interleaved rounds)",
+        "",
+        "| workload | measure | tfflows | best peer | tfflows / best peer | "
+        + " | ".join(PEERS)
+        + " |",
+        "|---|---|---|---|---|" + "---|" * len(PEERS),
+    ]
+    for name, res in results.items():
+        rows = res["rows"]
+        for m, unit in list(MEASURES.items()) + [("peak_memory", "MB")]:
+            if m == "peak_memory":
+                mem = res["memory"]
+                ours = mem.get("tfflows")
+                peers = {p: mem.get(p) for p in PEERS}
+                fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+                cells = [fmt(peers[p]) for p in PEERS]
+                lines.append(
+                    f"| {name} | train peak RSS (MB) | {fmt(ours)} | | | "
+                    + " | ".join(cells)
+                    + " |"
+                )
+                continue
+            ours = best(rows, "tfflows", m)
+            peer_rows = {p: best(rows, p, m) for p in PEERS}
+            present = [r for r in peer_rows.values() if r]
+            top = max(present, key=lambda r: r["median"]) if present else None
+
+            def fmt(r):
+                if r is None:
+                    return "-"
+                v = r["median"]
+                s = f"{v:,.0f}" if v >= 100 else f"{v:.2f}"
+                return f"{s} ({r['variant']})" if r["variant"] != "eager" else s
+
+            ratio = f"{ours['median'] / top['median']:.2f}x" if ours and top else "-"
+            lines.append(
+                f"| {name} | {m} {unit} | {fmt(ours)} | {top['library'] if top else '-'} "
+                f"| {ratio} | " + " | ".join(fmt(peer_rows[p]) for p in PEERS) + " |"
+            )
+    params = []
+    for name, res in results.items():
+        counts = {}
+        for r in res["rows"]:
+            counts.setdefault(r["library"], r["parameters"])
+        params.append(f"{name}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        for lib, why in res["skipped"].items():
+            params.append(f"{name}: {lib} skipped ({why})")
+    lines += ["", "Parameters: " + "; ".join(params) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    from bench.workloads import WORKLOADS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--libraries", default="tfflows," + ",".join(PEERS))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=1.0, help="per timing")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--out", default="bench/results")
+    args = parser.parse_args()
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    libraries = [lib for lib in args.libraries.split(",") if available(lib)]
+    missing = set(args.libraries.split(",")) - set(libraries)
+    if missing:
+        log(f"not installed, skipped: {', '.join(sorted(missing))} (pip install .[bench])")
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, no GPU",
+        "tensorflow": tf.__version__,
+        "tfp": tfp.__version__,
+        "repeats": args.repeats,
+        "seconds_per_timing": args.seconds,
+        "libraries": libraries,
+    }
+    try:
+        import torch
+
+        meta["torch"] = torch.__version__
+    except ImportError:
+        pass
+    results = {}
+    for name in args.workloads.split(","):
+        workload = WORKLOADS[name]
+        rows, skipped = measure_workload(workload, libraries, args.repeats, args.seconds, log)
+        memory = {}
+        if not args.no_memory:
+            for library in {r["library"] for r in rows}:
+                variant = best(rows, library, "train")["variant"]
+                memory[library] = peak_memory(library, variant, name)
+                log(f"  {name}: {library}/{variant} peak RSS {memory[library]} MB")
+        results[name] = {"rows": rows, "skipped": skipped, "memory": memory}
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = (
+        "compare"
+        if set(args.workloads.split(",")) == set(WORKLOADS)
+        else ("compare_" + "_".join(args.workloads.split(",")))
+    )
+    (out / f"{stem}.json").write_text(json.dumps({**meta, "results": results}, indent=2))
+    text = table(results, meta)
+    (out / f"{stem}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
