@@ -9,7 +9,7 @@ sample examples/s), every runner is warmed up (tracing, compilation, ActNorm's f
 then timed in interleaved rounds: round r times every runner once, so a slow spell of the
 machine hits them all. Each timing runs as many calls as fill about --seconds; the figure
 is the median over --repeats rounds. Peak resident memory of training is measured in a
-fresh process per runner (ru_maxrss after warm-up and 5 steps), since a process's peak
+fresh process per runner (VmHWM after warm-up and 5 steps), since a process's peak
 cannot be reset. Writes compare.json (every repetition) and compare.md (the table).
 
 The tfflows figure is the better of its variants (traced, XLA); so is each peer's.
@@ -43,7 +43,9 @@ def build(library, variant, workload, x):
 
 
 def variants(library):
-    return TF_VARIANTS if library in ("tfflows", "tfp") else ("eager",)
+    if library == "tfflows":
+        return (*TF_VARIANTS, "fit", "fit_xla")
+    return TF_VARIANTS if library == "tfp" else ("eager",)
 
 
 def available(library):
@@ -114,13 +116,15 @@ def measure_workload(workload, libraries, repeats, seconds, log):
 def peak_memory(library, variant, workload_name):
     """Peak RSS (MB) of a fresh process that builds the runner and trains 5 steps."""
     code = (
-        "import resource, sys, json\n"
+        "import json\n"
         "from bench.compare import build\n"
         "from bench.workloads import WORKLOADS\n"
         f"w = WORKLOADS[{workload_name!r}]\n"
         f"r = build({library!r}, {variant!r}, w, w.data())\n"
         "for _ in range(7): r.measures['train']()\n"
-        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n"
+        # VmHWM, not ru_maxrss: Linux carries the parent's ru_maxrss across fork and exec.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(json.dumps(int(hwm.split()[1]) / 1024))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],

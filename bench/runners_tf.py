@@ -39,16 +39,45 @@ def _count(variables):
 # --- tfflows ---------------------------------------------------------------------------
 
 
-def tfflows_runner(workload, variant, x):
+def _family(workload):
     from bench.workloads import GLOW32, MADE8, REALNVP2D
-    from tfflows.training import Trainer
 
-    family, overrides = {
+    return {
         "glow32": ("glow", GLOW32),
         "realnvp2d": ("realnvp", REALNVP2D),
         "maf8": ("maf", MADE8),
         "iaf8": ("iaf", MADE8),
     }[workload.name]
+
+
+def tfflows_fit_runner(workload, variant, x):
+    """Keras `model.fit`'s compiled step (loss, gradient and Adam in one function)."""
+    import keras
+
+    from tfflows.models import build_model
+
+    family, overrides = _family(workload)
+    keras.utils.set_random_seed(0)
+    model = build_model(family, workload.shape, **overrides)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=variant == "fit_xla")
+    model.fit(x[: workload.batch], batch_size=workload.batch, epochs=1, verbose=0)
+    data = tf.data.Dataset.from_tensor_slices(x).repeat().batch(workload.batch, True)
+    iterator = iter(data.prefetch(2))
+    return Runner(
+        "tfflows",
+        variant,
+        model.count_params(),
+        {"train": lambda: model.train_function(iterator)["loss"].numpy()},
+        note="Keras fit's train_function",
+    )
+
+
+def tfflows_runner(workload, variant, x):
+    from tfflows.training import Trainer
+
+    if variant.startswith("fit"):
+        return tfflows_fit_runner(workload, variant, x)
+    family, overrides = _family(workload)
     xla = variant == "xla"
     trainer = Trainer(
         family,
@@ -173,22 +202,18 @@ def tfp_runner(workload, variant, x):
     variables = flow.trainable_variables
 
     @tf.function(jit_compile=xla, autograph=False)
-    def grads(xb, seed):
+    def step(xb, seed):
         with tf.GradientTape() as tape:
             loss = -tf.reduce_mean(dist.log_prob(prepare(xb, seed)))
-        return loss, tape.gradient(loss, variables)
-
-    @tf.function(autograph=False)
-    def apply(gs):
-        optimizer.apply_gradients(zip(gs, variables, strict=True))
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return loss
 
     state = {"step": 0}
 
     def train():
         state["step"] += 1
-        loss, gs = grads(next_batch(), tf.constant([0, state["step"]]))
-        apply(gs)
-        loss.numpy()
+        step(next_batch(), tf.constant([0, state["step"]])).numpy()
 
     log_prob = tf.function(
         lambda xb: dist.log_prob(prepare(xb, tf.constant([1, 1]))),
@@ -205,7 +230,7 @@ def tfp_runner(workload, variant, x):
             "log_prob": lambda: log_prob(next_batch()).numpy(),
             "sample": lambda: sample().numpy(),
         },
-        note="loss and gradient in one tf.function (XLA for the xla variant); Adam in another",
+        note="loss, gradient and Adam in one tf.function (XLA for the xla variant)",
     )
 
 
