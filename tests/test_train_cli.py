@@ -119,3 +119,48 @@ def test_sigkill_mid_run_then_resume_ends_like_an_uninterrupted_run(tiny_npz, tm
     a, b = load_weights(straight), load_weights(killed)
     diff = max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
     assert diff == 0.0, f"resumed weights differ from the uninterrupted run by {diff}"
+
+
+def test_sigterm_stops_cleanly_with_weights_and_the_resume_matches(tiny_npz, tmp_path):
+    steps = 400
+    stopped = tmp_path / "stopped"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen(
+        command(tiny_npz, stopped, steps, "--checkpoint-every", "1000"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        # The signal may come before the first step: the run still makes one step and stops.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if list((stopped / "logs").glob("**/events*")):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before the signal"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert "SIGTERM received: stopped at step" in out
+    summary = json.loads((stopped / "summary.json").read_text())
+    assert summary["stopped_by_signal"] == "SIGTERM" and not summary["finished"]
+    assert 0 < summary["steps"] < steps
+    # The checkpoint was written at the step the run stopped at, not an earlier one.
+    latest = tf.train.latest_checkpoint(str(stopped / "checkpoints"))
+    assert int(latest.rsplit("-", 1)[1]) == summary["steps"]
+    assert (stopped / "model.weights.h5").exists()
+
+    total = summary["steps"] + 5
+    resumed = run(command(tiny_npz, stopped, total, "--checkpoint-every", "1000"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    straight = tmp_path / "straight"
+    assert run(command(tiny_npz, straight, total, "--checkpoint-every", "1000")).returncode == 0
+    a, b = load_weights(straight), load_weights(stopped)
+    diff = max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
+    assert diff == 0.0, f"resumed weights differ from the uninterrupted run by {diff}"

@@ -30,6 +30,7 @@ from tfflows.training import reporting
 from tfflows.training.batches import BatchOrder
 from tfflows.training.config import TrainConfig
 from tfflows.training.errors import NonFiniteLossError
+from tfflows.training.interrupts import StopRequest
 from tfflows.training.sources import Splits, load_source
 from tfflows.training.strategies import is_chief, is_single_worker, make_strategy, worker_index
 
@@ -368,6 +369,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ the run
     def run(self):
+        """Trains to the configured end, the time budget, or the first SIGINT/SIGTERM
+        (which finishes the current step, checkpoints and writes the weights)."""
+        with StopRequest() as stop:
+            return self._run(stop)
+
+    def _run(self, stop):
         cfg, out = self.config, self.out
         log = reporting.Log(out, self.chief, cfg.progress)
         if self.chief:
@@ -390,6 +397,22 @@ class Trainer:
         bar = log.progress(self.total_steps, start)
         budget = None if cfg.max_minutes is None else 60.0 * cfg.max_minutes
         seconds0, wall0 = float(self.seconds.numpy()), time.perf_counter()
+        step, stopped_early, timed_from, timed_steps = self._loop(
+            log, bar, stop, start, budget, seconds0, wall0
+        )
+        bar.close()
+        if stop.requested:
+            log.message(
+                f"{stop.signal_name} received: stopped at step {step} with a checkpoint; "
+                "run the same command again to resume"
+            )
+        train_seconds = time.perf_counter() - (timed_from or time.perf_counter())
+        return self._finish(
+            log, start, step, stopped_early, stop, restored, timed_steps, train_seconds
+        )
+
+    def _loop(self, log, bar, stop, start, budget, seconds0, wall0):
+        cfg = self.config
         timed_from, timed_steps, window = None, 0, []
         step, stopped_early = start, False
         while step < self.total_steps:
@@ -406,6 +429,7 @@ class Trainer:
             window.append(loss)
             end_of_epoch = step % self.order.steps_per_epoch == 0
             out_of_time = budget is not None and seconds0 + elapsed >= budget
+            out_of_time = out_of_time or stop.requested
             if step % cfg.log_every == 0 or step == self.total_steps:
                 nll = float(np.mean(window))
                 window = []
@@ -418,10 +442,13 @@ class Trainer:
                 self._epoch_report(log, step)
             if out_of_time and step < self.total_steps:
                 stopped_early = True
-                log.message(f"time budget of {cfg.max_minutes} min reached at step {step}")
+                if not stop.requested:
+                    log.message(f"time budget of {cfg.max_minutes} min reached at step {step}")
                 break
-        bar.close()
-        train_seconds = time.perf_counter() - (timed_from or time.perf_counter())
+        return step, stopped_early, timed_from, timed_steps
+
+    def _finish(self, log, start, step, stopped_early, stop, restored, timed_steps, train_seconds):
+        cfg, out = self.config, self.out
         if step != start:
             self.save()
         test = self._epoch_report(log, step)
@@ -434,7 +461,8 @@ class Trainer:
             "steps": step,
             "steps_this_run": step - start,
             "finished": step >= self.total_steps,
-            "stopped_by_time_budget": stopped_early,
+            "stopped_by_time_budget": stopped_early and not stop.requested,
+            "stopped_by_signal": stop.signal_name,
             "seconds_trained_total": round(float(self.seconds.numpy()), 1),
             "steps_per_second": round(timed_steps / train_seconds, 3) if timed_steps else None,
             "examples_per_second": round(timed_steps * cfg.batch_size / train_seconds, 1)
