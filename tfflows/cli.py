@@ -10,7 +10,14 @@ def _demo(args):
     from tfflows import demo
 
     if args.zoo:
-        demo.zoo_main(args.zoo, out=args.out or f"out/{args.zoo}.png")
+        from tfflows.zoo.registry import get
+
+        config = get(args.zoo).spec["model"]["config"]
+        shape = config.get("input_shape") or config.get("event_size") or []
+        if len(shape) == 3:
+            demo.faces_main(args.zoo, out=args.out or f"out/{args.zoo}.png", data=args.data)
+        else:
+            demo.zoo_main(args.zoo, out=args.out or f"out/{args.zoo}.png")
     else:
         demo.main(out=args.out or "out/two_moons.png", num_steps=args.steps, seed=args.seed)
 
@@ -220,7 +227,10 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="fit a flow to two moons and plot the density")
     demo.add_argument("--out", help="where to write the PNG")
-    demo.add_argument("--zoo", help="plot this 2-D zoo preset instead of training")
+    demo.add_argument(
+        "--zoo", help="show this zoo preset instead of training (image presets: samples)"
+    )
+    demo.add_argument("--data", help="image preset: npz of real images to score")
     demo.add_argument("--steps", type=int, default=4000, help="training steps")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)

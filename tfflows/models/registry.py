@@ -21,8 +21,9 @@ FAMILIES = {
     "iaf": IAF,
     "planar": PlanarFlow,
 }
-# These take the flattened event size instead of an input shape.
-_VECTOR_FAMILIES = (MAF, IAF, PlanarFlow)
+# This takes the flattened event size instead of an input shape. (MAF and IAF take either:
+# given an image shape they flatten inside, and their samples come back as images.)
+_VECTOR_FAMILIES = (PlanarFlow,)
 
 
 def model_config(model):

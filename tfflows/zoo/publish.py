@@ -23,9 +23,15 @@ from tfflows.zoo.weights import sha256_file
 ZOO = pathlib.Path(__file__).resolve().parents[2] / "zoo"
 
 
-def publish(run_dir, name, description, data, license, commands, check_kind, metrics=None):
+def publish(
+    run_dir, name, description, data, license, commands, check_kind, metrics=None, overrides=None
+):
+    """`overrides`: config entries that change no weight (e.g. MAF's event_size [784] ->
+    [28, 28, 1], so samples come back as images); loading the weights checks that."""
     run = pathlib.Path(run_dir)
     config = json.loads((run / "model.json").read_text())
+    if overrides:
+        config = {**config, "config": {**config["config"], **overrides}}
     model = build_model(config)
     model.load_weights(run / "model.weights.h5")
     target = ZOO / name
@@ -75,7 +81,11 @@ def main():
     parser.add_argument("--train", required=True, help="the command that trained it")
     parser.add_argument("--eval", required=True, help="the command that evaluates it")
     parser.add_argument("--check-kind", choices=["pixels", "normal"], default="pixels")
+    parser.add_argument(
+        "--override", action="append", default=[], metavar="KEY=JSON", help="config entry"
+    )
     args = parser.parse_args()
+    overrides = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.override)}
     commands = {"train": args.train, "eval": args.eval}
     print(
         publish(
@@ -86,6 +96,7 @@ def main():
             args.license,
             commands,
             args.check_kind,
+            overrides=overrides,
         )
     )
 
