@@ -145,7 +145,8 @@ def main():
     lines = [
         "glow32, batch 64: seconds per call (median); share = the 24 coupling networks' part",
         "",
-        "| framework | nets forward | model log_prob | share | nets fwd+bwd | model train step | share |",
+        "| framework | nets forward | model log_prob | share "
+        "| nets fwd+bwd | model train step | share |",
         "|---|---|---|---|---|---|---|",
     ]
     for fw, r in rows.items():
