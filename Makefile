@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m tfflows.cli demo --zoo maf_moons --out out/maf_moons.png
+	$(PY) -m tfflows.cli demo --zoo glow_celeba --out out/glow_celeba.png
 
 test: $(STAMP)
 	$(PY) -m ruff check .

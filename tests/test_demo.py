@@ -34,3 +34,34 @@ def test_make_run_loads_maf_moons_from_the_zoo_and_matches_its_card(tmp_path):
     nll = demo.zoo_main("maf_moons", out=str(tmp_path / "again.png"))
     # the same 5,000 test points the preset's measured number was taken on
     assert abs(nll - zoo.info("maf_moons")["metrics"]["test_nll_nats"]) < 1e-3
+
+
+def test_make_run_samples_glow_celeba_like_its_card_and_scores_faces(tmp_path, capsys):
+    import pathlib
+
+    from tests.conftest import SHARED_DATA
+    from tfflows import zoo
+    from tfflows.training import evaluate_model
+
+    card_grid = pathlib.Path(zoo.info("glow_celeba")["card"]).parent / "samples_t0.7.png"
+    faces = np.random.default_rng(0).integers(0, 256, (30, 32, 32, 3), dtype=np.uint8)
+    data = tmp_path / "faces.npz"
+    np.savez(data, x=faces, celeba_id=np.arange(30))  # test split: ids 0, 10, 20
+    out = tmp_path / "grid.png"
+    cli.main(["demo", "--zoo", "glow_celeba", "--out", str(out), "--data", str(data)])
+    printed = capsys.readouterr().out
+    # The grid is the card's picture: same seed, temperature and layout. (A pixel may differ
+    # by rounding on another CPU's kernels.)
+    a = np.asarray(Image.open(out), np.int16)
+    b = np.asarray(Image.open(card_grid), np.int16)
+    assert a.shape == b.shape == (548, 548, 3)
+    assert np.mean(a == b) > 0.99 and np.abs(a - b).max() <= 2
+    expected = evaluate_model(zoo.load("glow_celeba"), faces[::10])["bits_per_dim"]
+    assert f"{expected:.4f} bits/dim on 3 real test faces" in printed
+    assert expected > 6.0  # uniform noise is far from a face
+
+    real = SHARED_DATA / "celeba32.npz"
+    if real.exists():
+        result = demo.faces_main("glow_celeba", out=str(tmp_path / "g2.png"), data=str(real))
+        # 256 real test faces score close to the card's 3.866 over all 2,546.
+        assert 3.6 < result["bits_per_dim"] < 4.1

@@ -134,8 +134,9 @@ def test_pip_install_into_a_fresh_venv_loads_the_zoo_offline(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     code = (
-        "import tfflows, numpy as np; m = tfflows.zoo.load('maf_moons'); "
-        "print(tfflows.__file__); print(float(np.asarray(m.log_prob(np.zeros((1, 2), 'f4')))[0]))"
+        "import tfflows, numpy as np; m = tfflows.zoo.load('glow_celeba'); "
+        "x = np.full((1, 32, 32, 3), 128, np.uint8); "
+        "print(tfflows.__file__); print(float(np.asarray(m.log_prob(x))[0]))"
     )
     env = {"PATH": os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(tmp_path)}
     run = subprocess.run(
@@ -149,5 +150,6 @@ def test_pip_install_into_a_fresh_venv_loads_the_zoo_offline(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     installed_at, value = run.stdout.strip().splitlines()[-2:]
     assert str(venv) in installed_at  # the installed copy, not the source tree
-    expected = float(zoo.load("maf_moons").log_prob(np.zeros((1, 2), np.float32))[0])
+    gray = np.full((1, 32, 32, 3), 128, np.uint8)
+    expected = float(zoo.load("glow_celeba").log_prob(gray)[0])
     np.testing.assert_allclose(float(value), expected, rtol=1e-5)
