@@ -231,3 +231,30 @@ def test_a_zoo_preset_name_fine_tunes_its_trained_weights(tmp_path):
     assert trainer.run().summary["steps"] == 2
     with pytest.raises(ValueError, match="fixed architecture"):
         Trainer("maf_moons", toy_data.two_moons(512), model_overrides={"num_layers": 2})
+
+
+def test_ema_warms_up_so_early_weights_fade_out(tmp_path):
+    trainer = Trainer(
+        "glow",
+        pixels(64),
+        out_dir=str(tmp_path),
+        steps=5,
+        batch_size=16,
+        ema=0.999,
+        progress=False,
+        model_overrides=TINY_GLOW,
+    )
+    trainer.initialize()
+    weights = lambda: [w.numpy().copy() for w in trainer.model.trainable_weights]  # noqa: E731
+    expected = None
+    for t in range(5):
+        trainer.train_step(t)
+        now = weights()
+        if expected is None:
+            expected = now  # the first update copies the weights
+        else:
+            m = min(0.999, (1.0 + t) / (10.0 + t))
+            expected = [m * a + (1.0 - m) * w for a, w in zip(expected, now, strict=True)]
+    got = [v.numpy() for v in trainer.optimizer._model_variables_moving_average]
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-7)

@@ -151,6 +151,8 @@ class Trainer:
                 ema_momentum=cfg.ema or 0.99,
             )
             self.optimizer.build(self.model.trainable_variables)
+            if cfg.ema is not None:
+                warm_up_ema(self.optimizer, cfg.ema)
             self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         # Keras 3 models are not tf.train checkpoint children: `model=model` saves nothing
         # of the model (only the optimizer's references to the trainable weights), so the
@@ -504,6 +506,32 @@ class Trainer:
             tmp.replace(self.out / "model.weights.h5")
         finally:
             self._swap_ema()
+
+
+def warm_up_ema(optimizer, momentum):
+    """Makes the Keras optimizer's weight average use momentum min(momentum, (1+t)/(10+t))
+    at update t (0-based), the `num_updates` rule of tf.train.ExponentialMovingAverage.
+
+    Keras' EMA uses the full momentum from the second step on, so the average keeps
+    momentum^t of the initial (untrained) weights: 39% after 937 steps at 0.999, which made
+    the EMA model of a 1-epoch MNIST run score 6.5 bits/dim. With the warm-up the early
+    weights fade out at once; from t = 8,990 on (for 0.999) the rule is Keras' own.
+    """
+    from keras import ops
+
+    def update(trainable_variables):
+        t = ops.cast(optimizer.iterations, "float32")
+        m = ops.minimum(momentum, (1.0 + t) / (10.0 + t))
+        # Keras' first update copies the weights; so does this one.
+        m = m * ops.cast(ops.not_equal(optimizer.iterations, 0), "float32")
+        averages = optimizer._model_variables_moving_average
+        for var, average in zip(trainable_variables, averages, strict=True):
+            if average is not None:
+                mv = ops.cast(m, var.dtype)
+                average.assign(mv * average + (1.0 - mv) * var)
+
+    # Keras 3.15's hook, called by `apply` after the weights are updated.
+    optimizer._update_model_variables_moving_average = update
 
 
 # One compiled scoring function per model, so that evaluating every epoch does not trace
