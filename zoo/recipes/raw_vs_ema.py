@@ -1,0 +1,34 @@
+"""Test bits/dim of a training run's latest checkpoint with its raw weights and with the
+EMA weights (what the trainer ships), on the data's test split.
+
+    python zoo/recipes/raw_vs_ema.py RUN_DIR --data DATA
+"""
+
+import argparse
+import json
+import pathlib
+
+from tfflows.training import Trainer, evaluate_model, load_source
+from tfflows.training.config import TrainConfig
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("--data", required=True)
+    args = parser.parse_args()
+    run = pathlib.Path(args.run_dir)
+    config = json.loads((run / "train_config.json").read_text())
+    splits = load_source(args.data)
+    config.update(out_dir=str(run), progress=False)
+    trainer = Trainer(str(run / "model.json"), splits.train_x, config=TrainConfig(**config))
+    latest = trainer.restore()
+    x = splits.test_x.reshape(len(splits.test_x), *trainer.model.data_shape)
+    raw = evaluate_model(trainer.model, x)["bits_per_dim"]
+    trainer._swap_ema()
+    ema = evaluate_model(trainer.model, x)["bits_per_dim"]
+    print(json.dumps({"checkpoint": latest, "raw_bits_per_dim": raw, "ema_bits_per_dim": ema}))
+
+
+if __name__ == "__main__":
+    main()
