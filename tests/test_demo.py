@@ -65,3 +65,18 @@ def test_make_run_samples_glow_celeba_like_its_card_and_scores_faces(tmp_path, c
         result = demo.faces_main("glow_celeba", out=str(tmp_path / "g2.png"), data=str(real))
         # 256 real test faces score close to the card's 3.866 over all 2,546.
         assert 3.6 < result["bits_per_dim"] < 4.1
+
+
+def test_demo_of_an_mnist_preset_scores_its_own_data_not_faces(tmp_path, capsys):
+    from tfflows import zoo
+    from tfflows.training import evaluate_model
+
+    digits = np.random.default_rng(1).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    data = tmp_path / "digits.npz"
+    np.savez(data, x_train=digits, x_test=digits)
+    demo.faces_main("glow_mnist", out=str(tmp_path / "none.png"))
+    assert "score real images with: tfflows eval glow_mnist" in capsys.readouterr().out
+    result = demo.faces_main("glow_mnist", out=str(tmp_path / "g.png"), data=str(data))
+    expected = evaluate_model(zoo.load("glow_mnist"), digits[..., None])["bits_per_dim"]
+    np.testing.assert_allclose(result["bits_per_dim"], expected, rtol=1e-6)
+    assert "real test images" in capsys.readouterr().out

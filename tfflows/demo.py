@@ -113,8 +113,9 @@ def find_faces(data=None):
 
 def faces_main(name="glow_celeba", out="out/glow_celeba.png", data=None, faces=256):
     """Loads an image preset (offline, sha256-checked), writes 64 samples at temperature
-    0.7 as a grid, and prints its bits/dim on `faces` real test faces when a CelebA npz is
-    found (the test split of the zoo: celeba_id % 10 == 0)."""
+    0.7 as a grid, and prints its bits/dim on `faces` real test images: those of `data`,
+    or for a 32x32x3 model the CelebA npz when one is found (test split: celeba_id % 10 == 0).
+    """
     from tfflows import zoo
     from tfflows.training import evaluate_model, load_source
 
@@ -125,20 +126,22 @@ def faces_main(name="glow_celeba", out="out/glow_celeba.png", data=None, faces=2
     pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)
     plotting.save_image_grid(images, out, columns=8, scale=2)
     print(f"wrote 64 samples at temperature 0.7 to {out}")
-    path = find_faces(data)
+    # CelebA is looked for only for a model of CelebA's shape; others score --data alone.
+    celeba = tuple(model.data_shape) == (32, 32, 3)
+    path = find_faces(data) if data or celeba else None
+    what = "faces" if celeba else "images"
     result = None
     if path is None:
+        looked = ", ".join(FACE_FILES) + " and $TFFLOWS_DATA/celeba32.npz"
         print(
-            "no CelebA faces found to score (looked for "
-            + ", ".join(FACE_FILES)
-            + " and $TFFLOWS_DATA/celeba32.npz); "
-            f"score your own with: tfflows eval {name} --data FILE.npz"
+            (f"no CelebA faces found to score (looked for {looked}); " if celeba else "")
+            + f"score real images with: tfflows eval {name} --data FILE.npz"
         )
     else:
         x = load_source(str(path)).test_x[:faces].reshape(-1, *model.data_shape)
         result = evaluate_model(model, x)
         print(
-            f"{result['bits_per_dim']:.4f} bits/dim on {len(x)} real test faces from {path} "
+            f"{result['bits_per_dim']:.4f} bits/dim on {len(x)} real test {what} from {path} "
             f"(the card's number is over the whole test split)"
         )
     print(f"done in {time.perf_counter() - t0:.0f} s")
