@@ -13,6 +13,9 @@ fresh process per runner (VmHWM after warm-up and 5 steps), since a process's pe
 cannot be reset. Writes compare.json (every repetition) and compare.md (the table).
 
 The tfflows figure is the better of its variants (traced, XLA); so is each peer's.
+Each figure is also given in GFLOP/s of network work (`Workload.flops`) and as a share of
+the rate of a plain 1024x1024 matrix product timed in the same rounds ("sgemm"): a flow
+cannot run its networks faster than the machine multiplies matrices.
 """
 
 import argparse
@@ -58,6 +61,25 @@ def available(library):
         return False
 
 
+def sgemm_measures(n=1024):
+    """One n x n x n float32 matrix product in TensorFlow and (if installed) PyTorch: the
+    rate this machine's BLAS kernels reach, timed in the same rounds as the flows, so each
+    library's FLOP rate can be read against it."""
+    import tensorflow as tf
+
+    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    product = tf.function(lambda: tf.matmul(a, b))
+    measures = {"tf": lambda: product().numpy()}
+    try:
+        import torch
+
+        ta, tb = torch.randn(n, n), torch.randn(n, n)
+        measures["torch"] = lambda: torch.mm(ta, tb)
+    except ImportError:
+        pass
+    return measures, 2 * n**3
+
+
 def _rate(fn, calls, per_call):
     t0 = time.perf_counter()
     for _ in range(calls):
@@ -87,12 +109,18 @@ def measure_workload(workload, libraries, repeats, seconds, log):
             fn()
             calls[(r.library, r.variant, m)] = max(2, round(seconds / (time.perf_counter() - t0)))
         log(f"  {workload.name}: {r.library}/{r.variant} ready ({r.params:,} parameters)")
+    sgemm, sgemm_flops = sgemm_measures()
+    for fn in sgemm.values():
+        fn()
     rates = {key: [] for key in calls}
+    rates.update({("sgemm", v, "gemm"): [] for v in sgemm})
     for i in range(repeats):
         for r in runners:
             for m, fn in r.measures.items():
                 key = (r.library, r.variant, m)
                 rates[key].append(_rate(fn, calls[key], per_call[m]))
+        for v, fn in sgemm.items():
+            rates[("sgemm", v, "gemm")].append(_rate(fn, 20, sgemm_flops / 1e9))
         log(f"  {workload.name}: round {i + 1}/{repeats} done")
     rows = []
     for r in runners:
@@ -108,8 +136,22 @@ def measure_workload(workload, libraries, repeats, seconds, log):
                     "all": rates[key],
                     "calls_per_timing": calls[key],
                     "parameters": r.params,
+                    "gflops": statistics.median(rates[key]) * workload.flops(m) / 1e9,
                 }
             )
+    for v in sgemm:
+        key = ("sgemm", v, "gemm")
+        rows.append(
+            {
+                "library": "sgemm",
+                "variant": v,
+                "measure": "gemm",
+                "unit": "GFLOP/s",
+                "median": statistics.median(rates[key]),
+                "all": rates[key],
+                "calls_per_timing": 20,
+            }
+        )
     return rows, skipped
 
 
@@ -149,13 +191,26 @@ def table(results, meta):
         f"TFP {meta['tfp']}, torch {meta.get('torch', '-')}; median of {meta['repeats']} "
         "interleaved rounds)",
         "",
-        "| workload | measure | tfflows | best peer | tfflows / best peer | "
-        + " | ".join(PEERS)
-        + " |",
-        "|---|---|---|---|---|" + "---|" * len(PEERS),
+        "| workload | measure | tfflows | best peer | tfflows / best peer (range over rounds) | "
+        "GFLOP/s tfflows, best peer (% of sgemm) | " + " | ".join(PEERS) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(PEERS),
     ]
+    sgemm_lines = []
     for name, res in results.items():
         rows = res["rows"]
+        gemm = {r["variant"]: r["median"] for r in rows if r["library"] == "sgemm"}
+        ceiling = max(gemm.values()) if gemm else None
+        if gemm:
+            sgemm_lines.append(
+                f"{name}: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(gemm.items()))
+            )
+
+        def flop_rate(r, ceiling=ceiling):
+            if r is None:
+                return "-"
+            share = f" ({100 * r['gflops'] / ceiling:.0f}%)" if ceiling else ""
+            return f"{r['gflops']:.0f}{share}"
+
         for m, unit in list(MEASURES.items()) + [("peak_memory", "MB")]:
             if m == "peak_memory":
                 mem = res["memory"]
@@ -164,7 +219,7 @@ def table(results, meta):
                 fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
                 cells = [fmt(peers[p]) for p in PEERS]
                 lines.append(
-                    f"| {name} | train peak RSS (MB) | {fmt(ours)} | | | "
+                    f"| {name} | train peak RSS (MB) | {fmt(ours)} | | | | "
                     + " | ".join(cells)
                     + " |"
                 )
@@ -181,20 +236,36 @@ def table(results, meta):
                 s = f"{v:,.0f}" if v >= 100 else f"{v:.2f}"
                 return f"{s} ({r['variant']})" if r["variant"] != "eager" else s
 
-            ratio = f"{ours['median'] / top['median']:.2f}x" if ours and top else "-"
+            ratio = "-"
+            if ours and top:
+                # Per-round ratios show the spread: each round times both within seconds.
+                rounds = [a / b for a, b in zip(ours["all"], top["all"], strict=True)]
+                ratio = (
+                    f"{ours['median'] / top['median']:.2f}x ({min(rounds):.2f}-{max(rounds):.2f})"
+                )
             lines.append(
                 f"| {name} | {m} {unit} | {fmt(ours)} | {top['library'] if top else '-'} "
-                f"| {ratio} | " + " | ".join(fmt(peer_rows[p]) for p in PEERS) + " |"
+                f"| {ratio} | {flop_rate(ours)}, {flop_rate(top)} | "
+                + " | ".join(fmt(peer_rows[p]) for p in PEERS)
+                + " |"
             )
     params = []
     for name, res in results.items():
         counts = {}
         for r in res["rows"]:
-            counts.setdefault(r["library"], r["parameters"])
+            if "parameters" in r:
+                counts.setdefault(r["library"], r["parameters"])
         params.append(f"{name}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         for lib, why in res["skipped"].items():
             params.append(f"{name}: {lib} skipped ({why})")
     lines += ["", "Parameters: " + "; ".join(params) + "."]
+    if sgemm_lines:
+        lines += [
+            "",
+            "GFLOP/s counts the networks' dense and convolution FLOPs only "
+            "(`Workload.flops` in bench/workloads.py). sgemm = a 1024x1024 float32 matrix "
+            "product timed in the same rounds (GFLOP/s): " + "; ".join(sgemm_lines) + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -208,7 +279,14 @@ def main():
     parser.add_argument("--seconds", type=float, default=1.0, help="per timing")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--out", default="bench/results")
+    parser.add_argument("--table", metavar="JSON", help="only rewrite the table of a results file")
     args = parser.parse_args()
+    if args.table:
+        saved = json.loads(pathlib.Path(args.table).read_text())
+        text = table(saved.pop("results"), saved)
+        pathlib.Path(args.table).with_suffix(".md").write_text(text)
+        print(text)
+        return
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -241,7 +319,7 @@ def main():
         rows, skipped = measure_workload(workload, libraries, args.repeats, args.seconds, log)
         memory = {}
         if not args.no_memory:
-            for library in {r["library"] for r in rows}:
+            for library in {r["library"] for r in rows} - {"sgemm"}:
                 variant = best(rows, library, "train")["variant"]
                 memory[library] = peak_memory(library, variant, name)
                 log(f"  {name}: {library}/{variant} peak RSS {memory[library]} MB")

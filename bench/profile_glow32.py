@@ -7,7 +7,9 @@ The 24 coupling networks of glow32 (conv3x3(c/2 -> 128) - ReLU - conv1x1(128) - 
 conv3x3(128 -> c), at 16x16x12, 8x8x24 and 4x4x48 for a batch of 64) are timed alone in
 each framework and set against the whole model's log_prob and training step. If the
 networks take most of the time in both, the step rate is bounded by the convolution
-kernels (oneDNN in both frameworks), not by the flow's own code.
+kernels (oneDNN in both frameworks), not by the flow's own code. A second table times each
+convolution shape alone (forward, input gradient, filter gradient) in GFLOP/s next to a
+plain matrix product, the rate those kernels could at best approach.
 """
 
 import argparse
@@ -21,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SHAPES = [(16, 12), (8, 24), (4, 48)]  # (spatial size, channels) of the three levels
 BATCH, STEPS, HIDDEN = 64, 8, 128
+ONE = [1, 1, 1, 1]  # unit strides and dilations
 
 
 def _median_time(fn, repeats, calls=3):
@@ -78,6 +81,48 @@ def tf_model(repeats):
     lp = _median_time(r.measures["log_prob"], repeats)
     train = _median_time(r.measures["train"], repeats)
     return lp, train
+
+
+def tf_conv_kernels(repeats):
+    """Each convolution shape of glow32's networks alone, in TensorFlow (oneDNN): forward,
+    gradient with respect to the input (dX) and to the filter (dW), in GFLOP/s; and dW as an
+    explicit patch matrix times the output gradient ("im2col"), an alternative that was tried;
+    and a 1024x1024 float32 matrix product for scale."""
+    import tensorflow as tf
+
+    def rate(fn, flops):
+        return flops / _median_time(lambda: fn().numpy(), repeats, calls=10) / 1e9
+
+    a, b = tf.random.normal([1024, 1024]), tf.random.normal([1024, 1024])
+    rows = [{"kernel": "sgemm 1024", "gflop": 2 * 1024**3 / 1e9}]
+    rows[0]["forward"] = rate(tf.function(lambda: tf.matmul(a, b)), 2 * 1024**3)
+    for size, c in SHAPES:
+        for k, c_in, c_out in [(3, c // 2, HIDDEN), (1, HIDDEN, HIDDEN), (3, HIDDEN, c)]:
+            x = tf.random.normal([BATCH, size, size, c_in])
+            w = tf.random.normal([k, k, c_in, c_out]) * 0.1
+            dy = tf.random.normal([BATCH, size, size, c_out])
+            flops = 2 * BATCH * size * size * k * k * c_in * c_out
+            fns = {
+                "forward": lambda x=x, w=w: tf.nn.conv2d(x, w, 1, "SAME"),
+                "dX": lambda x=x, w=w, dy=dy: tf.raw_ops.Conv2DBackpropInput(
+                    input_sizes=tf.shape(x), filter=w, out_backprop=dy, strides=ONE, padding="SAME"
+                ),
+                "dW": lambda x=x, w=w, dy=dy: tf.raw_ops.Conv2DBackpropFilter(
+                    input=x, filter_sizes=tf.shape(w), out_backprop=dy, strides=ONE, padding="SAME"
+                ),
+                "dW_im2col": lambda x=x, dy=dy, k=k, c_in=c_in, c_out=c_out: tf.matmul(
+                    tf.reshape(
+                        tf.image.extract_patches(x, [1, k, k, 1], ONE, ONE, "SAME"),
+                        [-1, k * k * c_in],
+                    ),
+                    tf.reshape(dy, [-1, c_out]),
+                    transpose_a=True,
+                ),
+            }
+            row = {"kernel": f"{size}x{size} conv{k}x{k} {c_in}->{c_out}", "gflop": flops / 1e9}
+            row.update({name: rate(tf.function(fn), flops) for name, fn in fns.items()})
+            rows.append(row)
+    return rows
 
 
 def torch_nets(repeats):
@@ -155,6 +200,18 @@ def main():
             f"{r['nets_forward'] / r['model_log_prob']:.0%} | {r['nets_backward']:.4f} | "
             f"{r['model_train']:.4f} | {r['nets_backward'] / r['model_train']:.0%} |"
         )
+    kernels = tf_conv_kernels(args.repeats)
+    lines += [
+        "",
+        "Each convolution of the networks alone in TensorFlow, batch 64: GFLOP/s",
+        "",
+        "| kernel | GFLOP per call | forward | dX | dW | dW as im2col + matmul |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k in kernels:
+        cells = [f"{k[m]:.0f}" if m in k else "" for m in ("forward", "dX", "dW", "dW_im2col")]
+        lines.append(f"| {k['kernel']} | {k['gflop']:.3f} | " + " | ".join(cells) + " |")
+    rows["tf_conv_kernels"] = kernels
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "profile_glow32.json").write_text(json.dumps(rows, indent=2))

@@ -23,6 +23,24 @@ class Workload:
     batch: int
     discrete: bool  # 8-bit images (dequantized in the training step)
 
+    def flops(self, measure):
+        """FLOPs (2 per multiply-add) of the networks' dense and convolution layers per unit
+        of `measure`: one example for log_prob and sample, one batch for train (forward,
+        then the gradients with respect to inputs and weights: 3x the forward's).
+        Elementwise work is left out, so this is a lower bound on the work done."""
+        if self.name == "glow32":
+            pass_ = _glow32_forward_flops()
+        elif self.name == "realnvp2d":
+            pass_ = 8 * _mlp_flops([1, 128, 128, 2])
+        else:
+            pass_ = 5 * _mlp_flops([8, 256, 256, 16])
+        # The autoregressive direction takes one network pass per dimension: MAF samples,
+        # IAF scores (and so trains) that way.
+        sequential = {"maf8": ("sample",), "iaf8": ("log_prob", "train")}.get(self.name, ())
+        if measure in sequential:
+            pass_ *= self.shape[0]
+        return 3 * self.batch * pass_ if measure == "train" else pass_
+
     def data(self, batches=8, seed=0):
         """`batches` global batches of training data as one numpy array."""
         rng = np.random.default_rng(seed)
@@ -36,6 +54,27 @@ class Workload:
         mix = rng.normal(size=(self.shape[0], self.shape[0])) / np.sqrt(self.shape[0])
         z = rng.normal(size=(n, self.shape[0]))
         return (np.tanh(z) + z @ mix).astype(np.float32)
+
+
+def _mlp_flops(units):
+    return sum(2 * a * b for a, b in zip(units[:-1], units[1:], strict=True))
+
+
+def _conv_flops(size, k, c_in, c_out):
+    return 2 * size * size * k * k * c_in * c_out
+
+
+def _glow32_forward_flops():
+    """One 32x32x3 example through glow32: per level, 8 steps of a 1x1 convolution and a
+    coupling network (conv3x3 c/2->128, conv1x1 128->128, conv3x3 128->c), then the split
+    prior (conv3x3 c/2->c) on all levels but the last."""
+    total = 0
+    for level, (size, c) in enumerate([(16, 12), (8, 24), (4, 48)]):
+        step = _conv_flops(size, 1, c, c)
+        step += _conv_flops(size, 3, c // 2, 128) + _conv_flops(size, 1, 128, 128)
+        step += _conv_flops(size, 3, 128, c)
+        total += 8 * step + (_conv_flops(size, 3, c // 2, c) if level < 2 else 0)
+    return total
 
 
 WORKLOADS = {

@@ -57,3 +57,43 @@ def test_glow32_matches_tfp_up_to_the_stored_lu_triangles():
     stored_extra = sum(8 * (c * c + c) for c in (12, 24, 48))
     assert ours.params - stored_extra == pytest.approx(tfp.params, abs=0.001 * tfp.params)
     assert np.isfinite(ours.measures["log_prob"]()).all()
+
+
+def graph_flops(fn, spec):
+    """FLOPs of the MatMul and Conv2D ops in the traced graph of `fn` (static shapes)."""
+    import tensorflow as tf
+
+    graph = tf.function(fn, autograph=False).get_concrete_function(spec).graph
+    total = 0
+    for op in graph.get_operations():
+        assert "PartitionedCall" not in op.type, "nested functions are not counted"
+        if op.type == "MatMul":
+            a = op.inputs[0].shape
+            k = a[0] if op.get_attr("transpose_a") else a[1]
+            m, n = op.outputs[0].shape
+            total += 2 * m * n * k
+        elif op.type == "Conv2D":
+            kh, kw, c_in, _ = op.inputs[1].shape
+            total += 2 * int(np.prod(op.outputs[0].shape)) * kh * kw * c_in
+    return total
+
+
+@pytest.mark.parametrize("name", ["glow32", "realnvp2d", "maf8"])
+def test_flop_counts_match_the_models_graphs(name):
+    """`Workload.flops` (the table's GFLOP/s) against the MatMul and Conv2D ops of tfflows'
+    log_prob graph, per example: the difference of two batch sizes removes the work that
+    does not grow with the batch (the LU products of the 1x1 convolutions' weights)."""
+    import tensorflow as tf
+
+    from bench.runners_tf import _family
+    from tfflows.models import build_model
+
+    workload = WORKLOADS[name]
+    family, overrides = _family(workload)
+    model = build_model(family, workload.shape, **overrides)
+    dtype = tf.uint8 if workload.discrete else tf.float32
+    counts = [
+        graph_flops(model.log_prob, tf.TensorSpec([b, *workload.shape], dtype)) for b in (2, 5)
+    ]
+    assert (counts[1] - counts[0]) / 3 == workload.flops("log_prob")
+    assert workload.flops("train") == 3 * workload.batch * workload.flops("log_prob")
