@@ -17,6 +17,29 @@ def soft_clamp(x, bound):
     return bound * tf.tanh(x / bound)
 
 
+# Where a log-scale has no bound of its own, `saturate` keeps exp(log_scale) within
+# exp(+-(LOG_SCALE_LIMIT + 1)): trained models use |log_scale| < 5 on their data (measured
+# on every zoo model's test split), where the map is the identity, but far from the data a
+# conditioner's output is unbounded and one exp() overflowed float32 in Glow's sampling.
+LOG_SCALE_LIMIT = 6.0
+
+
+def saturate(x, limit=LOG_SCALE_LIMIT):
+    """x on [-limit, limit]; outside, limit + tanh(|x| - limit) with x's sign.
+
+    Unlike `soft_clamp` it changes no value inside the limit (a trained model's density is
+    unchanged there), and its output never leaves (-limit - 1, limit + 1). Continuous with
+    a continuous derivative at +-limit.
+    """
+    excess = tf.abs(x) - limit
+    return tf.where(excess > 0.0, tf.sign(x) * (limit + tf.tanh(excess)), x)
+
+
+def bounded_log_scale(x, bound=None):
+    """`soft_clamp(x, bound)` when a bound is set, else `saturate(x)`."""
+    return saturate(x) if bound is None else soft_clamp(x, bound)
+
+
 def record_inverse_ldj(bijector, y, ildj):
     """Stores the inverse log-det computed alongside `inverse(y)` in TFP's cache.
 

@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from tfflows.bijectors._base import FlowBijector
-from tfflows.bijectors._util import sum_event
+from tfflows.bijectors._util import saturate, sum_event
 
 
 class ElementwiseAffine(FlowBijector):
@@ -17,7 +17,8 @@ class ElementwiseAffine(FlowBijector):
     example: parameters of shape [batch, 1, ..., C] broadcast over the positions).
 
     Args:
-      shift, log_scale: tensors broadcastable to [batch, *event_shape].
+      shift, log_scale: tensors broadcastable to [batch, *event_shape]; log_scale beyond
+        +-6 saturates (`saturate`).
       event_ndims: rank of the event.
 
     Reference: Kingma, Dhariwal, "Glow", arXiv:1807.03039, Section 5 (learned prior,
@@ -30,7 +31,7 @@ class ElementwiseAffine(FlowBijector):
         parameters = dict(locals())
         with tf.name_scope(name) as name:
             self._shift = tf.convert_to_tensor(shift)
-            self._log_scale = tf.convert_to_tensor(log_scale, dtype=self._shift.dtype)
+            self._log_scale = saturate(tf.convert_to_tensor(log_scale, dtype=self._shift.dtype))
             self._event_ndims = event_ndims
             super().__init__(
                 forward_min_event_ndims=event_ndims,

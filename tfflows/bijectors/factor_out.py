@@ -4,7 +4,12 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfflows.bijectors._base import FlowBijector
-from tfflows.bijectors._util import record_forward_ldj, record_inverse_ldj, soft_clamp, sum_event
+from tfflows.bijectors._util import (
+    bounded_log_scale,
+    record_forward_ldj,
+    record_inverse_ldj,
+    sum_event,
+)
 
 
 class FactorOut(FlowBijector):
@@ -25,7 +30,8 @@ class FactorOut(FlowBijector):
       prior_fn: callable x1 -> h with 2 * C2 channels (mean first, raw log-scale second).
         A zero-initialised network gives N(0, 1), i.e. the identity on x2.
       inner: bijector for the kept half, or None for the identity.
-      log_scale_bound: bound on log sigma (soft tanh clamp); None for unbounded, as in Glow.
+      log_scale_bound: bound on log sigma (soft tanh clamp); None: Glow's unbounded log sigma,
+        except that values beyond +-6 saturate (`saturate`) so that exp() cannot overflow.
       event_ndims: 3 for HWC images, 1 for vectors.
 
     Reference: Kingma, Dhariwal, "Glow", arXiv:1807.03039, Section 3 and the "split2d" of its
@@ -66,7 +72,7 @@ class FactorOut(FlowBijector):
 
     def _prior(self, x1):
         mean, raw = tf.split(self._prior_fn(x1), 2, axis=-1)
-        return mean, soft_clamp(raw, self._log_scale_bound)
+        return mean, bounded_log_scale(raw, self._log_scale_bound)
 
     def _inverse(self, y):
         x1, x2 = self._split(y)

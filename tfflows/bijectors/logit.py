@@ -14,7 +14,9 @@ class Logit(FlowBijector):
         forward (model space -> data):  x = (sigmoid(y) - alpha) / (1 - 2 alpha)
         log|dy/dx| = log(1 - 2 alpha) - log p - log(1 - p),  p = alpha + (1 - 2 alpha) x
 
-    Both edges of [0, 1] map to finite values (logit(alpha), logit(1 - alpha)).
+    Both edges of [0, 1] map to finite values (logit(alpha), logit(1 - alpha)). The domain
+    is (-alpha, 1 - alpha) / (1 - 2 alpha); p is kept 2^-24 inside (0, 1), so a sample that
+    float32 rounded onto the domain's edge still has a finite log-density.
 
     Args:
       alpha: the squeeze, 0.05 in Real NVP.
@@ -41,15 +43,22 @@ class Logit(FlowBijector):
                 name=name,
             )
 
-    def _inverse(self, y):
+    def _squeezed(self, y):
+        # A sample whose sigmoid rounded to 0 or 1 in float32 lands on the edge of the
+        # domain, where the logit is infinite: keep p inside (0, 1) by one float32 step.
         p = self._alpha + (1.0 - 2.0 * self._alpha) * y
+        eps = tf.constant(2.0**-24, p.dtype)
+        return tf.clip_by_value(p, eps, 1.0 - eps)
+
+    def _inverse(self, y):
+        p = self._squeezed(y)
         return tf.math.log(p) - tf.math.log1p(-p)
 
     def _forward(self, x):
         return (tf.sigmoid(x) - self._alpha) / (1.0 - 2.0 * self._alpha)
 
     def _inverse_log_det_jacobian(self, y):
-        p = self._alpha + (1.0 - 2.0 * self._alpha) * y
+        p = self._squeezed(y)
         return math.log(1.0 - 2.0 * self._alpha) - tf.math.log(p) - tf.math.log1p(-p)
 
     def _forward_log_det_jacobian(self, x):

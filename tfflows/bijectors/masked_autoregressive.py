@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from tfflows.bijectors._base import FlowBijector
-from tfflows.bijectors._util import record_forward_ldj, record_inverse_ldj, soft_clamp
+from tfflows.bijectors._util import bounded_log_scale, record_forward_ldj, record_inverse_ldj
 
 
 class MaskedAutoregressive(FlowBijector):
@@ -23,8 +23,9 @@ class MaskedAutoregressive(FlowBijector):
     Args:
       shift_and_log_scale_fn: callable x [..., D] -> h [..., 2D] (shift first, raw log-scale
         second), autoregressive in x, e.g. `tfflows.nets.MADE`.
-      log_scale_bound: soft tanh bound on alpha (None: unbounded as in the paper). A bound
-        keeps a randomly initialised or diverging network from overflowing exp().
+      log_scale_bound: soft tanh bound on alpha (None: as in the paper, except that values
+        beyond +-6 saturate, `saturate`). A bound keeps a randomly initialised or diverging
+        network from overflowing exp().
 
     Example:
       >>> made = tfflows.nets.MADE(event_size=4, hidden_units=[32, 32])
@@ -55,7 +56,7 @@ class MaskedAutoregressive(FlowBijector):
 
     def _params(self, x):
         shift, raw = tf.split(self._fn(x), 2, axis=-1)
-        return shift, soft_clamp(raw, self._log_scale_bound)
+        return shift, bounded_log_scale(raw, self._log_scale_bound)
 
     def _inverse(self, y):
         shift, log_scale = self._params(y)
