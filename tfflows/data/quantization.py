@@ -44,7 +44,25 @@ def to_uint8(x, num_bits=8, low=-0.5):
 
     Each value falls into one of 2^num_bits bins, clipped at the edges, and the bin index is
     scaled back to 0..255 (times 2^(8 - num_bits)) so n-bit images display normally.
+
+    A non-finite value has no pixel: it raises ValueError (eagerly) or fails an assertion
+    (in a graph) naming how many there are, instead of becoming a black pixel.
     """
     bins = 2.0**num_bits
-    index = tf.clip_by_value(tf.floor((tf.cast(x, tf.float32) - low) * bins), 0.0, bins - 1.0)
+    x = tf.cast(x, tf.float32)
+    finite = tf.math.is_finite(x)
+    if tf.executing_eagerly():
+        bad = int(tf.size(x)) - int(tf.reduce_sum(tf.cast(finite, tf.int32)))
+        if bad:
+            raise ValueError(
+                f"to_uint8: {bad} of {int(tf.size(x))} values are NaN or infinite; they have "
+                "no pixel value (a sample that overflowed float32?)"
+            )
+    else:
+        check = tf.debugging.Assert(
+            tf.reduce_all(finite), ["to_uint8: values are NaN or infinite; they have no pixel"]
+        )
+        with tf.control_dependencies([check]):
+            x = tf.identity(x)
+    index = tf.clip_by_value(tf.floor((x - low) * bins), 0.0, bins - 1.0)
     return tf.cast(index * 2.0 ** (8 - num_bits), tf.uint8)

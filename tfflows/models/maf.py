@@ -15,7 +15,7 @@ class _Autoregressive(FlowModel):
         num_layers=5,
         hidden_units=(1024,),
         log_scale_bound=5.0,
-        num_bits=None,
+        num_bits="auto",
         preprocessing="logit",
         logit_alpha=1e-6,
         num_classes=None,

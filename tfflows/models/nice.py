@@ -21,7 +21,8 @@ class NICE(FlowModel):
       input_shape: shape of one example (flattened inside).
       num_couplings, hidden_layers, hidden_units: the architecture.
       num_bits, preprocessing, logit_alpha, condition_shape, num_classes: see `FlowModel`
-        (NICE scaled 8-bit pixels to [0, 1]: num_bits=8, preprocessing="unit").
+        (NICE scaled 8-bit pixels to [0, 1]: image shapes get num_bits=8, preprocessing
+        "unit").
     """
 
     def __init__(
@@ -30,7 +31,7 @@ class NICE(FlowModel):
         num_couplings=4,
         hidden_layers=5,
         hidden_units=1000,
-        num_bits=None,
+        num_bits="auto",
         preprocessing="unit",
         logit_alpha=0.05,
         num_classes=None,

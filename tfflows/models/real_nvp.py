@@ -49,8 +49,6 @@ class RealNVP(FlowModel):
         **kwargs,
     ):
         image = len(tuple(input_shape)) == 3
-        if num_bits == "auto":
-            num_bits = 8 if image else None
         super().__init__(
             input_shape,
             num_bits=num_bits,
