@@ -10,7 +10,7 @@ file), downloaded atomically into the cache. The sha256 is checked before any we
 loaded.
 """
 
-from tfflows.zoo.registry import Preset, check_batch, get, names
+from tfflows.zoo.registry import Preset, check_batch, check_inputs, get, names
 from tfflows.zoo.weights import WeightsError, cache_root, resolve_weights, sha256_file
 
 
@@ -59,6 +59,7 @@ __all__ = [
     "WeightsError",
     "cache_root",
     "check_batch",
+    "check_inputs",
     "info",
     "list",
     "load",
