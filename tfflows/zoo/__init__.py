@@ -4,14 +4,22 @@
     tfflows.zoo.info(name)        # description, measured metrics, data, license, commands
     tfflows.zoo.load(name)        # the model with its verified weights
 
-Weights are found, in order: an explicit `path`; the copy shipped in the installed package;
-the user cache (`$TFFLOWS_HOME`, default `~/.cache/tfflows`); the preset's URL (https or
-file), downloaded atomically into the cache. The sha256 is checked before any weight is
-loaded.
+Weights are found, in order: an explicit `path` (any file name); the copy shipped in the
+installed package; the user cache (`$TFFLOWS_HOME`, default `~/.cache/tfflows`); the preset's
+URL (https:// or file:// only), downloaded atomically into the cache. The file is read once
+into a private temporary copy while its sha256 is checked, and the model loads that copy: the
+weights loaded are the bytes that were verified, even if the file is replaced meanwhile. See
+`tfflows.zoo.weights` for the details (temporary files, errors).
 """
 
-from tfflows.zoo.registry import Preset, check_batch, get, names
-from tfflows.zoo.weights import WeightsError, cache_root, resolve_weights, sha256_file
+from tfflows.zoo.registry import Preset, check_batch, check_inputs, get, names
+from tfflows.zoo.weights import (
+    WeightsError,
+    cache_root,
+    resolve_weights,
+    sha256_file,
+    verified_copy,
+)
 
 
 def list():  # noqa: A001 - the zoo's public name, as in the issue: tfflows.zoo.list()
@@ -33,7 +41,13 @@ def load(name, weights=True, path=None, progress=True):
     Args:
       name: a preset name (see `list()`).
       weights: False gives the architecture, untrained.
-      path: an explicit weights file (checked against the preset's sha256 too).
+      path: an explicit weights file, of any name (checked against the preset's sha256 too).
+      progress: show a progress bar while downloading.
+
+    Raises:
+      WeightsError: no weights found, a sha256 mismatch, a URL other than https:// or
+        file://, or a cache or temporary folder that cannot be written; the message says
+        what to do.
     """
     from tfflows.models.registry import build_model
 
@@ -41,7 +55,7 @@ def load(name, weights=True, path=None, progress=True):
     model = build_model(preset.spec["model"])
     if weights:
         w = preset.weights
-        file = resolve_weights(
+        with verified_copy(
             name,
             w["file"],
             w["sha256"],
@@ -49,8 +63,8 @@ def load(name, weights=True, path=None, progress=True):
             url=w.get("url"),
             path=path,
             progress=progress,
-        )
-        model.load_weights(file)
+        ) as file:
+            model.load_weights(file)
     return model
 
 
@@ -59,9 +73,11 @@ __all__ = [
     "WeightsError",
     "cache_root",
     "check_batch",
+    "check_inputs",
     "info",
     "list",
     "load",
     "resolve_weights",
     "sha256_file",
+    "verified_copy",
 ]

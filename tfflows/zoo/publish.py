@@ -1,12 +1,23 @@
-"""Turns a finished training run into a zoo preset folder.
+"""Turns a finished training run into a zoo preset folder, or refreshes a preset's check.
 
     python -m tfflows.zoo.publish RUN_DIR --name maf_moons --description "..." \\
-        --data "..." --license "..." --train "command" --eval "command" [--check-kind normal]
+        --data "..." --license "..." --train "command" --eval "command" [--check-kind KIND]
+    python -m tfflows.zoo.publish --refresh-check NAME [--check-kind KIND]
 
-Copies `model.weights.h5` into `zoo/<name>/`, records its sha256, the model config, the run's
-measured metrics and the log_prob of a fixed check batch (which pins the weights: the zoo
-tests recompute it), and writes a sample grid for image models. The model card
-(`zoo/<name>/README.md`) is written by hand from these numbers.
+The first copies `model.weights.h5` into `zoo/<name>/`, records its sha256, the model config,
+the run's measured metrics and the check entry, and writes a sample grid for image models.
+The model card (`zoo/<name>/README.md`) is written by hand from these numbers.
+
+The check entry is the log_prob of a fixed, in-distribution batch, which pins the weights
+(the zoo tests recompute it; see `tfflows.zoo.registry` for the kinds). KIND defaults to
+"samples" for image models (4 of the model's own samples at `--check-temperature`, default
+0.5, as uint8 pixels, stored in preset.json) and "normal" for the others. Look at the samples:
+where a temperature gives blank images (realnvp_mnist at 0.5), take a higher one (1.0).
+
+`--refresh-check NAME` recomputes only the check entry of an existing preset from its shipped,
+sha256-verified weights and rewrites it in its preset.json; everything else (weights, sha256,
+metrics) stays byte for byte. KIND and the temperature default to the preset's own ("samples"
+at 0.5 if the check was the retired "pixels").
 """
 
 import argparse
@@ -17,16 +28,83 @@ import shutil
 import numpy as np
 
 from tfflows.models.registry import build_model
-from tfflows.zoo.registry import check_batch
+from tfflows.zoo.registry import check_batch, encode_batch, get
 from tfflows.zoo.weights import sha256_file
 
 ZOO = pathlib.Path(__file__).resolve().parents[2] / "zoo"
+CHECK_KINDS = ("samples", "two_moons", "normal")
+CHECK_N, CHECK_SEED, CHECK_TEMPERATURE = 4, 0, 0.5
+
+
+def default_check_kind(model) -> str:
+    """ "samples" for image models (num_bits and a [H, W, C] shape), else "normal"."""
+    return "samples" if model.num_bits is not None and len(model.data_shape) == 3 else "normal"
+
+
+def compute_check(
+    model, kind=None, n=CHECK_N, seed=CHECK_SEED, temperature=CHECK_TEMPERATURE
+) -> dict:
+    """A preset's check entry for `model` (see `tfflows.zoo.registry`): the batch (stored in
+    the entry for "samples", drawn at `temperature`) and its log_prob."""
+    kind = kind or default_check_kind(model)
+    if kind not in CHECK_KINDS:
+        raise ValueError(f"check kind {kind!r} is not one of {', '.join(CHECK_KINDS)}")
+    entry = {"kind": kind, "n": n, "seed": seed}
+    if kind == "samples":
+        samples = model.sample(n, temperature=temperature, seed=seed)
+        if model.num_bits is not None:
+            batch = np.asarray(model.to_uint8(samples))
+        else:
+            batch = np.asarray(samples, dtype=np.float32)
+        entry.update(temperature=temperature, **encode_batch(batch))
+    else:
+        batch = check_batch(model, kind, n, seed)
+    log_prob = np.asarray(model.log_prob(batch))
+    if not np.all(np.isfinite(log_prob)):
+        raise ValueError(f"the {kind} check batch has a non-finite log_prob {log_prob}")
+    entry["log_prob"] = [float(v) for v in log_prob]
+    return entry
+
+
+def refresh_check(
+    name: str, kind: str | None = None, directory=None, temperature: float | None = None
+) -> dict:
+    """Recomputes only the check entry of preset `name` from its shipped, verified weights
+    and rewrites it in `directory/preset.json` (default: the preset's own folder); every other
+    entry keeps its value and place. `kind` and `temperature` default to the preset's own
+    (a retired "pixels" check becomes "samples" at 0.5). Returns the new entry."""
+    from tfflows import zoo
+
+    preset = get(name)
+    target = pathlib.Path(directory or preset.directory) / "preset.json"
+    spec = json.loads(target.read_text())
+    if spec["weights"]["sha256"] != preset.weights["sha256"]:
+        raise ValueError(f"{target} names other weights than the shipped preset {name!r}")
+    old = spec.get("check", {})
+    kind = kind or (None if old.get("kind") in (None, "pixels") else old["kind"])
+    temperature = temperature or old.get("temperature") or CHECK_TEMPERATURE
+    spec["check"] = compute_check(zoo.load(name, progress=False), kind, temperature=temperature)
+    target.write_text(json.dumps(spec, indent=2) + "\n")
+    return spec["check"]
 
 
 def publish(
-    run_dir, name, description, data, license, commands, check_kind, metrics=None, overrides=None
+    run_dir,
+    name,
+    description,
+    data,
+    license,
+    commands,
+    check_kind=None,
+    metrics=None,
+    overrides=None,
+    check_temperature=CHECK_TEMPERATURE,
 ):
-    """`overrides`: config entries that change no weight (e.g. MAF's event_size [784] ->
+    """Writes `zoo/<name>/` from the run in `run_dir` (see the module doc); returns the folder.
+
+    `check_kind`, `check_temperature`: see `compute_check` (kind None: "samples" for image
+    models, else "normal").
+    `overrides`: config entries that change no weight (e.g. MAF's event_size [784] ->
     [28, 28, 1], so samples come back as images); loading the weights checks that."""
     run = pathlib.Path(run_dir)
     config = json.loads((run / "model.json").read_text())
@@ -37,7 +115,6 @@ def publish(
     target = ZOO / name
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / "model.weights.h5", target / "model.weights.h5")
-    batch = check_batch(model, check_kind, 4, 0)
     summary = (
         json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     )
@@ -52,12 +129,7 @@ def publish(
             "url": None,
         },
         "metrics": metrics or {"test": summary.get("test"), "steps": summary.get("steps")},
-        "check": {
-            "kind": check_kind,
-            "n": 4,
-            "seed": 0,
-            "log_prob": [float(v) for v in np.asarray(model.log_prob(batch))],
-        },
+        "check": compute_check(model, check_kind, temperature=check_temperature),
         "data": data,
         "license": license,
         "commands": commands,
@@ -71,20 +143,48 @@ def publish(
     return target
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir")
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--description", required=True)
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--license", required=True)
-    parser.add_argument("--train", required=True, help="the command that trained it")
-    parser.add_argument("--eval", required=True, help="the command that evaluates it")
-    parser.add_argument("--check-kind", choices=["pixels", "normal"], default="pixels")
+    parser.add_argument("run_dir", nargs="?", help="the finished run (not with --refresh-check)")
+    parser.add_argument(
+        "--refresh-check",
+        metavar="NAME",
+        help="recompute only the check entry of the existing preset NAME from its weights",
+    )
+    parser.add_argument("--name")
+    parser.add_argument("--description")
+    parser.add_argument("--data")
+    parser.add_argument("--license")
+    parser.add_argument("--train", help="the command that trained it")
+    parser.add_argument("--eval", help="the command that evaluates it")
+    parser.add_argument("--check-kind", choices=CHECK_KINDS, default=None)
+    parser.add_argument(
+        "--check-temperature",
+        type=float,
+        default=None,
+        help=f'temperature of a "samples" check batch (default {CHECK_TEMPERATURE}, or the '
+        "preset's own with --refresh-check): pick one whose samples look like the data",
+    )
     parser.add_argument(
         "--override", action="append", default=[], metavar="KEY=JSON", help="config entry"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.refresh_check:
+        if args.run_dir:
+            parser.error("--refresh-check takes no RUN_DIR: it reads the preset's own weights")
+        check = refresh_check(
+            args.refresh_check, args.check_kind, temperature=args.check_temperature
+        )
+        print(
+            json.dumps(
+                {"preset": args.refresh_check, "kind": check["kind"], "log_prob": check["log_prob"]}
+            )
+        )
+        return
+    needed = ("run_dir", "name", "description", "data", "license", "train", "eval")
+    missing = [k for k in needed if not getattr(args, k)]
+    if missing:
+        parser.error(f"publishing a run needs {', '.join(missing)}")
     overrides = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.override)}
     commands = {"train": args.train, "eval": args.eval}
     print(
@@ -97,6 +197,7 @@ def main():
             commands,
             args.check_kind,
             overrides=overrides,
+            check_temperature=args.check_temperature or CHECK_TEMPERATURE,
         )
     )
 

@@ -3,10 +3,25 @@
 
 preset.json:
   name, description, model (a `tfflows.models.model_config`), weights {file, sha256, url},
-  metrics (measured numbers), check {kind, n, seed, log_prob} (log_prob of a fixed batch,
-  pinning the weights), data, license, commands {train, eval}.
+  metrics (measured numbers), check (below), data, license, commands {train, eval}.
+
+check: the log_prob of a fixed batch, which pins the weights (the zoo tests recompute it).
+The batch must lie where the model has its data, so that its log-probs are moderate numbers
+that every thread partitioning of the reductions reproduces to float32 precision (a batch far
+outside the data, e.g. uniform random pixels for a MAF on MNIST, scores about -1e18, and
+those values changed by 3e-5 relative with the machine's load). `check_inputs` rebuilds it.
+  {"kind": "samples", "n", "seed", "temperature", "dtype", "shape", "data", "log_prob"}:
+      the model's own samples (seed, temperature 0.5) as the data stores them (uint8 pixels
+      for image models), in `data` as base64 of the raw bytes (C order, little-endian).
+      Image presets.
+  {"kind": "two_moons", "n", "seed", "log_prob"}: `tfflows.toy_data.two_moons(n, seed=seed)`.
+  {"kind": "normal", "n", "seed", "log_prob"}: standard normal vectors (numpy's seeded
+      generator), for 2-D presets whose density covers them (planar_u1..u4).
+  {"kind": "pixels", ...}: uniform random uint8 pixels; read for old presets, no longer
+      written (far outside the data).
 """
 
+import base64
 import dataclasses
 import importlib.resources
 import json
@@ -54,12 +69,51 @@ def get(name):
     return presets[name]
 
 
+GENERATED_KINDS = ("two_moons", "normal", "pixels")
+STORED_DTYPES = ("uint8", "float32")
+
+
 def check_batch(model, kind, n, seed):
-    """The fixed batch whose log_prob a preset stores: uint8 pixels ("pixels") or standard
-    normal vectors ("normal"), from numpy's seeded generator."""
+    """A generated check batch (see the module doc): "two_moons" points, "normal" vectors
+    or "pixels" (uniform uint8), from numpy's seeded generator. A "samples" batch is stored
+    in the preset: use `check_inputs(model, preset.spec["check"])`."""
     rng = np.random.default_rng(seed)
     if kind == "pixels":
         return rng.integers(0, 256, (n, *model.data_shape), dtype=np.uint8)
     if kind == "normal":
         return rng.normal(size=(n, *model.data_shape)).astype(np.float32)
-    raise ValueError(f"unknown check batch kind {kind!r}")
+    if kind == "two_moons":
+        from tfflows.toy_data import two_moons
+
+        return two_moons(n, seed=seed)
+    if kind == "samples":
+        raise ValueError(
+            'a "samples" check batch is stored in the preset: use check_inputs(model, check)'
+        )
+    raise ValueError(
+        f"unknown check batch kind {kind!r}; known: samples, {', '.join(GENERATED_KINDS)}"
+    )
+
+
+def encode_batch(batch):
+    """The "samples" check fields that store `batch` (uint8 or float32): dtype, shape, data."""
+    batch = np.ascontiguousarray(batch)
+    if batch.dtype.name not in STORED_DTYPES:
+        raise ValueError(f"a stored check batch is {' or '.join(STORED_DTYPES)}, not {batch.dtype}")
+    data = base64.b64encode(batch.astype(batch.dtype.newbyteorder("<")).tobytes())
+    return {"dtype": batch.dtype.name, "shape": list(batch.shape), "data": data.decode("ascii")}
+
+
+def check_inputs(model, check):
+    """The batch of a preset's `check` entry (a dict from preset.json), for `model`."""
+    if check["kind"] != "samples":
+        return check_batch(model, check["kind"], check["n"], check["seed"])
+    dtype, shape = check["dtype"], tuple(check["shape"])
+    if dtype not in STORED_DTYPES or shape[1:] != tuple(model.data_shape):
+        raise ValueError(
+            f"the stored check batch is {dtype} {list(shape)}; the model takes "
+            f"{' or '.join(STORED_DTYPES)} [n, {', '.join(map(str, model.data_shape))}]"
+        )
+    raw = base64.b64decode(check["data"], validate=True)
+    little = np.dtype(dtype).newbyteorder("<")
+    return np.frombuffer(raw, dtype=little).reshape(shape).astype(dtype)
