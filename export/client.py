@@ -10,11 +10,16 @@
 The signature's input names, dtypes and shapes come from the server's metadata endpoint
 (REST) or, with --saved-model DIR, from the SavedModel itself; values are cast to the
 declared dtype, so `n=16` becomes int32 and `seed=0` int64 as the signature wants.
+
+When no server answers, or the server refuses a request (for example `n` above the export's
+`max_samples`), the client prints one line saying so (the URL, or the server's own error
+message) and exits with status 1.
 """
 
 import argparse
 import json
 import pathlib
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -32,21 +37,77 @@ _DTYPES = {
 }
 
 
+HOW_TO_START = (
+    "start one with the command under 'Run the server' in export/README.md, "
+    "or point --rest/--grpc at a running one"
+)
+
+
+class ServingError(RuntimeError):
+    """A request that got no answer (no server listening) or an error from the server."""
+
+
+class RequestError(ValueError):
+    """Values that do not fit the signature's inputs."""
+
+
+def _server_message(text):
+    """TF's error text on one line, without the `[[{{node ...}}]]` trailers."""
+    lines = (line.strip() for line in text.splitlines())
+    return " ".join(line for line in lines if line and not line.startswith("[["))
+
+
+def _http_error_message(error):
+    body = error.read().decode("utf-8", "replace")
+    try:
+        body = json.loads(body)["error"]  # TF Serving's REST errors: {"error": "..."}
+    except (ValueError, KeyError, TypeError):
+        pass
+    return _server_message(str(body)) or error.reason
+
+
+def _rest_call(request, timeout):
+    """urlopen + JSON, with every failure turned into one ServingError sentence."""
+    url = request.full_url if isinstance(request, urllib.request.Request) else request
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        message = _http_error_message(error)
+        raise ServingError(f"{url}: the server answered {error.code}: {message}") from None
+    except (urllib.error.URLError, OSError) as error:  # refused, unknown host, timeout
+        reason = getattr(error, "reason", None) or error
+        if isinstance(reason, TimeoutError):
+            raise ServingError(f"{url} did not answer within {timeout} s (--timeout)") from None
+        raise ServingError(
+            f"could not reach {url} ({reason}): no TF Serving server seems to listen there; "
+            f"{HOW_TO_START}"
+        ) from None
+    except ValueError as error:  # json.JSONDecodeError
+        raise ServingError(f"{url} did not answer in JSON ({error}): is it TF Serving?") from None
+
+
+def _signature(signature_defs, signature):
+    if signature not in signature_defs:
+        names = sorted(name for name in signature_defs if not name.startswith("__"))
+        raise ServingError(f"the model has no signature {signature!r}; it has {names}")
+    return signature_defs[signature]
+
+
 def signature_inputs_from_saved_model(export_dir, signature):
     """{input name: numpy dtype} of one signature, read from `saved_model.pb`."""
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
     proto.ParseFromString((pathlib.Path(export_dir) / "saved_model.pb").read_bytes())
-    sig = proto.meta_graphs[0].signature_def[signature]
+    sig = _signature(proto.meta_graphs[0].signature_def, signature)
     return {name: _DTYPES[info.dtype] for name, info in sig.inputs.items()}
 
 
-def signature_inputs_from_server(rest_url, model, signature):
+def signature_inputs_from_server(rest_url, model, signature, timeout=60.0):
     """{input name: numpy dtype} from TF Serving's REST metadata endpoint."""
-    with urllib.request.urlopen(f"{rest_url}/v1/models/{model}/metadata") as response:
-        metadata = json.load(response)
-    sig = metadata["metadata"]["signature_def"]["signature_def"][signature]
+    metadata = _rest_call(f"{rest_url}/v1/models/{model}/metadata", timeout)
+    sig = _signature(metadata["metadata"]["signature_def"]["signature_def"], signature)
     return {name: _DTYPES[info["dtype"]] for name, info in sig["inputs"].items()}
 
 
@@ -54,7 +115,7 @@ def cast_inputs(dtypes, values):
     """The request's values as arrays of the signature's dtypes; names are checked."""
     missing, unknown = set(dtypes) - set(values), set(values) - set(dtypes)
     if missing or unknown:
-        raise ValueError(
+        raise RequestError(
             f"the signature takes {sorted(dtypes)}; missing {sorted(missing)}, "
             f"unknown {sorted(unknown)}"
         )
@@ -66,15 +127,15 @@ def rest_body(signature, inputs):
     return {"signature_name": signature, "inputs": {k: v.tolist() for k, v in inputs.items()}}
 
 
-def rest_predict(rest_url, model, signature, inputs):
-    """POST /v1/models/<model>:predict; returns {output name: numpy array}."""
+def rest_predict(rest_url, model, signature, inputs, timeout=60.0):
+    """POST /v1/models/<model>:predict; returns {output name: numpy array}. Raises
+    ServingError when no server answers or the server refuses the request."""
     request = urllib.request.Request(
         f"{rest_url}/v1/models/{model}:predict",
         data=json.dumps(rest_body(signature, inputs)).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request) as response:
-        outputs = json.load(response)["outputs"]
+    outputs = _rest_call(request, timeout)["outputs"]
     if not isinstance(outputs, dict):  # a single output comes back bare
         outputs = {"output": outputs}
     return {k: np.asarray(v) for k, v in outputs.items()}
@@ -94,14 +155,24 @@ def predict_request(model, signature, inputs):
 
 
 def grpc_predict(address, request, timeout=60.0):
-    """Sends `request` to TF Serving's gRPC port; returns {output name: numpy array}."""
+    """Sends `request` to TF Serving's gRPC port; returns {output name: numpy array}.
+    Raises ServingError when no server answers or the server refuses the request."""
     import grpc
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     with grpc.insecure_channel(address) as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        response = stub.Predict(request, timeout)
+        try:
+            response = stub.Predict(request, timeout)
+        except grpc.RpcError as error:
+            code, details = error.code(), _server_message(error.details() or "")
+            if code == grpc.StatusCode.UNAVAILABLE:
+                raise ServingError(
+                    f"could not reach {address} over gRPC ({details}): no TF Serving server "
+                    f"seems to listen there; {HOW_TO_START}"
+                ) from None
+            raise ServingError(f"{address}: the server answered {code.name}: {details}") from None
     return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
 
 
@@ -117,12 +188,26 @@ def main():
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="write returned images here as a grid (PNG)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     args = parser.parse_args()
+    try:
+        outputs = call(args)
+    except (ServingError, RequestError) as error:
+        raise SystemExit(f"{parser.prog}: {error}") from None
+    for name, value in outputs.items():
+        print(name, value.shape, *([value] if value.ndim <= 1 else []))
+    if args.out and "images" in outputs:
+        from tfflows.plotting import save_image_grid
 
+        save_image_grid(outputs["images"].astype(np.uint8), args.out)
+
+
+def call(args):
+    """Runs the request the command line describes; returns {output name: numpy array}."""
     if args.saved_model:
         dtypes = signature_inputs_from_saved_model(args.saved_model, args.signature)
     else:
-        dtypes = signature_inputs_from_server(args.rest, args.model, args.signature)
+        dtypes = signature_inputs_from_server(args.rest, args.model, args.signature, args.timeout)
     values = {"n": args.n, "temperature": args.temperature, "seed": args.seed}
     if args.images:
         from PIL import Image
@@ -130,15 +215,9 @@ def main():
         values = {"x": np.stack([np.asarray(Image.open(p).convert("RGB")) for p in args.images])}
     inputs = cast_inputs(dtypes, {k: v for k, v in values.items() if k in dtypes})
     if args.grpc:
-        outputs = grpc_predict(args.grpc, predict_request(args.model, args.signature, inputs))
-    else:
-        outputs = rest_predict(args.rest, args.model, args.signature, inputs)
-    for name, value in outputs.items():
-        print(name, value.shape, value if value.ndim <= 1 else "")
-    if args.out and "images" in outputs:
-        from tfflows.plotting import save_image_grid
-
-        save_image_grid(outputs["images"].astype(np.uint8), args.out)
+        request = predict_request(args.model, args.signature, inputs)
+        return grpc_predict(args.grpc, request, args.timeout)
+    return rest_predict(args.rest, args.model, args.signature, inputs, args.timeout)
 
 
 if __name__ == "__main__":

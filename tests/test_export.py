@@ -2,9 +2,11 @@
 
 import json
 import pathlib
+import signal
 import subprocess
 import sys
 import threading
+from subprocess import PIPE
 
 import keras
 import numpy as np
@@ -134,8 +136,10 @@ def test_layout_versions_and_no_half_written_version(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_saved_model_cli_lists_the_signatures_and_graph_has_no_pyfunc(exported, name):
     _, path, _ = exported[name]
+    # The module behind the saved_model_cli script, which not every venv layout has in bin/.
+    cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
     shown = subprocess.run(
-        [pathlib.Path(sys.executable).parent / "saved_model_cli", "show", "--dir", path, "--all"],
+        [*cli, "show", "--dir", path, "--all"],
         capture_output=True,
         text=True,
         check=True,
@@ -329,3 +333,147 @@ def test_cli_export_of_a_training_run(tmp_path):
     x = _inputs(trained)
     got = tf.saved_model.load(str(path)).signatures["log_prob"](x=tf.constant(x))["log_prob"]
     np.testing.assert_allclose(got.numpy(), trained.log_prob(x).numpy(), rtol=1e-5)
+
+
+CAP_SAMPLES, CAP_BATCH = 4, 3
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory):
+    """A tiny class-conditional MAF exported with small caps: max_samples 4, max_batch 3."""
+    keras.utils.set_random_seed(0)
+    model = models.MAF(2, num_layers=1, hidden_units=[8], num_classes=3)
+    _randomize(model)
+    base = tmp_path_factory.mktemp("capped")
+    path = export_saved_model(model, base, name="maf", max_samples=CAP_SAMPLES, max_batch=CAP_BATCH)
+    return model, path
+
+
+def test_c_api_loader_caps_the_samples_of_one_request(capped, runner, tmp_path):
+    model, path = capped
+    scalars = {"temperature": np.float32(0.7), "seed": np.int64(5)}
+    labels = np.array([0, 1, 2, 1], np.int32)
+    got = run_signature(
+        runner, path, "sample", {"n": np.int32(4), **scalars, "condition": labels}, tmp_path
+    )
+    want = model.sample(4, 0.7, seed=5, condition=labels).numpy()
+    np.testing.assert_allclose(got["samples"], want, rtol=1e-5, atol=1e-5)
+    for n in (CAP_SAMPLES + 1, 2**31 - 1):
+        # One label only: the cap must be reported first, before the one-condition-per-sample
+        # check and before anything of size n is allocated (2^31 - 1 samples would not fit).
+        feed = {"n": np.int32(n), **scalars, "condition": labels[:1]}
+        with pytest.raises(RuntimeError) as error:
+            run_signature(runner, path, "sample", feed, tmp_path)
+        message = str(error.value)
+        assert message.startswith("TF_SessionRun: INVALID_ARGUMENT: "), message
+        assert f"sample: n = {n} is more than this export allows (max_samples = 4)" in message
+        assert "export_saved_model(..., max_samples=...)" in message
+
+
+def test_c_api_loader_caps_the_batch_of_one_request(capped, runner, tmp_path):
+    model, path = capped
+    x = np.random.default_rng(3).normal(size=(CAP_BATCH + 1, 2)).astype(np.float32)
+    labels = np.array([2, 0, 1, 0], np.int32)
+    got = run_signature(runner, path, "log_prob", {"x": x[:3], "condition": labels[:3]}, tmp_path)
+    want = model.log_prob(x[:3], labels[:3]).numpy()
+    np.testing.assert_allclose(got["log_prob"], want, rtol=1e-5)
+    too_big = {
+        "log_prob": ({"x": x, "condition": labels}, "x"),
+        "bits_per_dim": ({"x": x, "condition": labels}, "x"),
+        "encode": ({"x": x, "condition": labels}, "x"),
+        "decode": ({"latent": x, "condition": labels}, "latent"),
+        "serving_default": ({"x": x[:1], "condition": labels}, "condition"),
+    }
+    for signature, (feed, what) in too_big.items():
+        with pytest.raises(RuntimeError) as error:
+            run_signature(runner, path, signature, feed, tmp_path / signature)
+        message = str(error.value)
+        assert message.startswith("TF_SessionRun: INVALID_ARGUMENT: "), message
+        assert f"a batch of 4 examples in {what} is more than this export allows" in message
+        assert "(max_batch = 3); send at most 3 per request" in message
+        assert "export_saved_model(..., max_batch=...)" in message
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(max_samples=0), ValueError),
+        (dict(max_samples=2**31), ValueError),
+        (dict(max_samples=2.5), TypeError),
+        (dict(max_batch=0), ValueError),
+        (dict(max_batch=True), TypeError),
+    ],
+)
+def test_caps_are_checked(kwargs, error, tmp_path):
+    with pytest.raises(error, match="max_"):
+        export_saved_model(_maf(), tmp_path, name="maf", **kwargs)
+    assert not (tmp_path / "maf").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["../x", "a/b", "/tmp/abs", "", ".", "..", ".hidden", "a b", "m:predict", "x" * 256]
+)
+def test_names_that_are_not_tf_serving_model_names_are_refused(name, tmp_path):
+    base = tmp_path / "base"
+    with pytest.raises(ValueError, match="TF Serving model name"):
+        export_saved_model(_maf(), base, name=name)
+    assert not any(tmp_path.rglob("saved_model.pb"))
+
+
+def test_model_name_default_is_checked_and_good_names_work(tmp_path):
+    model = _maf()
+    assert export_saved_model(model, tmp_path, name="glow_celeba-v2.1") == (
+        tmp_path / "glow_celeba-v2.1" / "1"
+    )
+    model.name = "../escape"
+    with pytest.raises(ValueError, match=r"'\.\./escape' \(the model's name; pass name="):
+        export_saved_model(model, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["glow_celeba-v2.1"]
+
+
+@pytest.mark.parametrize(
+    "version, error",
+    [(0, ValueError), (-1, ValueError), (2**63, ValueError), (1.5, TypeError), ("2", TypeError)],
+)
+def test_versions_must_be_positive_integers(version, error, tmp_path):
+    with pytest.raises(error, match="version must be an integer"):
+        export_saved_model(_maf(), tmp_path, name="maf", version=version)
+    assert not (tmp_path / "maf").exists()
+
+
+SCRIPTS = pathlib.Path(__file__).parent / "scripts"
+
+
+def _writer(temporary):
+    """(host, pid) of a temporary folder named .<version>.tmp-<host>-<pid>-<suffix>."""
+    host, pid, _ = temporary.name.split(".tmp-", 1)[1].rsplit("-", 2)
+    return host, int(pid)
+
+
+def test_an_export_killed_mid_write_leaves_no_version_and_the_next_one_cleans_up(tmp_path):
+    script = [sys.executable, str(SCRIPTS / "export_killed.py"), str(tmp_path)]
+    killed = subprocess.Popen(script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, stderr = killed.communicate(timeout=600)
+    assert killed.returncode == -signal.SIGKILL, stderr[-3000:]
+    model_dir = tmp_path / "maf"
+    (stale,) = model_dir.iterdir()  # only the dead writer's temporary folder
+    host, pid = _writer(stale)
+    assert stale.name.startswith(".1.tmp-") and pid == killed.pid
+    assert (stale / "variables").is_dir() and not (stale / "saved_model.pb").exists()
+    # TF Serving looks only at numeric folder names: no version, so nothing half-written.
+    assert not [p for p in model_dir.iterdir() if p.name.isdigit()]
+
+    # Left alone: a live export in another process (here a process waiting on its stdin)
+    # and a dead one on another host (its pid means nothing here).
+    live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=PIPE)
+    try:
+        alive = model_dir / f".1.tmp-{host}-{live.pid}-abc123"
+        elsewhere = model_dir / f".1.tmp-other{host}-{killed.pid}-abc123"
+        alive.mkdir()
+        elsewhere.mkdir()
+        path = export_saved_model(_maf(), tmp_path, name="maf")
+        assert path == model_dir / "1" and (path / "saved_model.pb").exists()
+        left = sorted(p.name for p in model_dir.iterdir())
+        assert left == sorted(["1", alive.name, elsewhere.name])
+    finally:
+        live.communicate(b"")

@@ -9,7 +9,7 @@
  *   outputs M
  *   <op_name> <index> <result_file>                                        (M lines)
  * Each result file holds int64 dtype, int64 ndims, int64 dims[ndims], then the raw data.
- * Errors print TF's status message and exit 1.
+ * Errors print TF's status code name and message and exit 1.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -18,9 +18,18 @@
 
 #include "tensorflow/c/c_api.h"
 
+/* TF_Code names (tensorflow/c/tf_status.h), as TF Serving reports them to a client. */
+static const char *CODES[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+                              "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                              "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+                              "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+                              "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+
 static void check(TF_Status *status, const char *what) {
-  if (TF_GetCode(status) != TF_OK) {
-    fprintf(stderr, "%s: %s\n", what, TF_Message(status));
+  TF_Code code = TF_GetCode(status);
+  if (code != TF_OK) {
+    const char *name = (unsigned)code < sizeof(CODES) / sizeof(*CODES) ? CODES[code] : "?";
+    fprintf(stderr, "%s: %s: %s\n", what, name, TF_Message(status));
     exit(1);
   }
 }

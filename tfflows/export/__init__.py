@@ -1,5 +1,11 @@
 """Exporting models as SavedModels that TF Serving loads (see `saved_model.py`)."""
 
-from tfflows.export.saved_model import SIGNATURES, export_saved_model, serving_module
+from tfflows.export.saved_model import (
+    MAX_BATCH,
+    MAX_SAMPLES,
+    SIGNATURES,
+    export_saved_model,
+    serving_module,
+)
 
-__all__ = ["SIGNATURES", "export_saved_model", "serving_module"]
+__all__ = ["MAX_BATCH", "MAX_SAMPLES", "SIGNATURES", "export_saved_model", "serving_module"]

@@ -19,17 +19,38 @@ otherwise. *`images` (uint8) only for discrete models. A conditional model takes
 `condition` as well (int32 labels [N] for `num_classes`, else float32 [N, *condition_shape];
 for `sample`, one condition per sample). Only TensorFlow ops are in the graph: the export
 runs in TF Serving's C++ loader with no Python, TFP or tfflows.
+
+One request is capped, so a client cannot make the server allocate without bound: `sample`
+answers at most `max_samples` samples, the other signatures at most `max_batch` examples
+(default `MAX_SAMPLES` = `MAX_BATCH` = 1024). A larger request fails at once, before any
+work, with InvalidArgument naming the request's size, the cap and how to raise it.
+Measured on glow_celeba (`python tests/scripts/export_request_memory.py glow_celeba --n 512
+1024 4096` and `--signature log_prob --n 512 1024 2048`), one request raises the server's
+peak memory by 0.29-0.45 MB per example: 366 MB for 1024 samples, 435 MB for log_prob of
+1024 images, 1.46 GB for 4096 samples, over the 2.6 GB resident once `tf.saved_model.load`
+has loaded it; and a server runs several requests at a time.
 """
 
+import numbers
 import os
 import pathlib
+import re
 import shutil
+import socket
 import tempfile
 
 import numpy as np
 import tensorflow as tf
 
 SIGNATURES = ("serving_default", "log_prob", "bits_per_dim", "sample", "encode", "decode")
+MAX_SAMPLES = 1024
+MAX_BATCH = 1024
+_INT32_MAX = 2**31 - 1
+# A TF Serving model name is a folder name under base_path and a part of the REST URL
+# /v1/models/<name>:predict, so: no path separators, no ':' or spaces, not hidden, not . or ..
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+# Temporary folder of an export in progress: .<version>.tmp-<host>-<pid>-<mkdtemp suffix>
+_TEMP = re.compile(r"\.\d+\.tmp-(?P<host>.+)-(?P<pid>\d+)-[a-z0-9_]+")
 
 
 def _condition_spec(model):
@@ -40,8 +61,28 @@ def _condition_spec(model):
     return tf.TensorSpec([None, *model.condition_shape], tf.float32, name="condition")
 
 
-def serving_module(model):
-    """A `tf.Module` holding the model's variables and one `tf.function` per signature."""
+def _check_count(value, what, low=1, high=_INT32_MAX):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{what} must be an integer from {low} to {high}, got {value}")
+    return int(value)
+
+
+def _at_most(count, cap, template):
+    """An assertion op: `count` <= `cap`, else InvalidArgument with `template` formatted
+    with the count (a string built in the graph: the message names the request's value)."""
+    return tf.debugging.Assert(count <= cap, [tf.strings.format(template, count)])
+
+
+def serving_module(model, max_samples: int = MAX_SAMPLES, max_batch: int = MAX_BATCH):
+    """A `tf.Module` holding the model's variables and one `tf.function` per signature.
+
+    `sample` answers at most `max_samples` samples per request, the other signatures at
+    most `max_batch` examples; larger requests fail with InvalidArgument before any work.
+    """
+    max_samples = _check_count(max_samples, "max_samples")
+    max_batch = _check_count(max_batch, "max_batch")
     module = tf.Module()
     # Tracking the variables themselves (not the Keras model) is what the C++ loader needs
     # to find them ("Could not find variable ..." otherwise).
@@ -57,6 +98,16 @@ def serving_module(model):
         if conditional:
             return tf.function(fn, input_signature=specs, autograph=False)
         return tf.function(lambda *args: fn(*args, None), input_signature=specs, autograph=False)
+
+    def capped(tensor, signature, what):
+        """`tensor` after asserting its batch is at most max_batch."""
+        template = (
+            f"{signature}: a batch of {{}} examples in {what} is more than this export "
+            f"allows (max_batch = {max_batch}); send at most {max_batch} per request, or "
+            "re-export with export_saved_model(..., max_batch=...)"
+        )
+        with tf.control_dependencies([_at_most(tf.shape(tensor)[0], max_batch, template)]):
+            return tf.identity(tensor)
 
     def checked(tensor, shape, what):
         """`tensor` after asserting it is [N, *shape]: a wrong request fails with a message
@@ -84,13 +135,14 @@ def serving_module(model):
     def images(x):
         return {"images": model.to_uint8(x)} if discrete else {}
 
-    def batch_op(fn, shape, what):
-        """fn(tensor, condition) -> dict, on a checked, never-empty batch."""
+    def batch_op(fn, signature, shape, what):
+        """fn(tensor, condition) -> dict, on a capped, checked, never-empty batch."""
 
         def run(tensor, condition):
-            tensor, n = at_least_one(checked(tensor, shape, what))
+            tensor = checked(capped(tensor, signature, what), shape, what)
+            tensor, n = at_least_one(tensor)
             if condition is not None:
-                condition, _ = at_least_one(condition)
+                condition, _ = at_least_one(capped(condition, signature, "condition"))
             return cut(fn(tensor, condition), n)
 
         return run
@@ -99,29 +151,44 @@ def serving_module(model):
         x = model.decode(latent, condition)
         return {"x": x, **images(x)}
 
-    log_prob = batch_op(lambda x, c: {"log_prob": model.log_prob(x, c)}, model.data_shape, "x")
-    bits_per_dim = batch_op(
-        lambda x, c: {"bits_per_dim": model.bits_per_dim(x, c)}, model.data_shape, "x"
+    def log_prob_fn(x, condition):
+        return {"log_prob": model.log_prob(x, condition)}
+
+    def bits_per_dim_fn(x, condition):
+        return {"bits_per_dim": model.bits_per_dim(x, condition)}
+
+    def encode_fn(x, condition):
+        return {"latent": model.encode(x, condition)}
+
+    log_prob = batch_op(log_prob_fn, "log_prob", model.data_shape, "x")
+    bits_per_dim = batch_op(bits_per_dim_fn, "bits_per_dim", model.data_shape, "x")
+    encode = batch_op(encode_fn, "encode", model.data_shape, "x")
+    decode = batch_op(decode_fn, "decode", model.latent_shape, "latent")
+    too_many = (
+        f"sample: n = {{}} is more than this export allows (max_samples = {max_samples}); "
+        f"ask for at most {max_samples} per request (several requests for more), or "
+        "re-export with export_saved_model(..., max_samples=...)"
     )
-    encode = batch_op(lambda x, c: {"latent": model.encode(x, c)}, model.data_shape, "x")
-    decode = batch_op(decode_fn, model.latent_shape, "latent")
 
     def sample(n, temperature, seed, condition):
-        checks = [
-            tf.debugging.assert_non_negative(n, message="sample: n must be >= 0"),
-            tf.debugging.assert_non_negative(temperature, message="sample: temperature < 0"),
-        ]
-        if conditional:
-            checks.append(
-                tf.debugging.assert_equal(
-                    tf.shape(condition)[0], n, message="sample: give one condition per sample"
+        # The cap first: every other check and all work wait for it, so a request that is
+        # too large fails at once with that message, before anything is allocated.
+        with tf.control_dependencies([_at_most(n, max_samples, too_many)]):
+            checks = [
+                tf.debugging.assert_non_negative(n, message="sample: n must be >= 0"),
+                tf.debugging.assert_non_negative(temperature, message="sample: temperature < 0"),
+            ]
+            if conditional:
+                checks.append(
+                    tf.debugging.assert_equal(
+                        tf.shape(condition)[0], n, message="sample: give one condition per sample"
+                    )
                 )
-            )
         with tf.control_dependencies(checks):
             m = tf.maximum(n, 1)  # at least one: see at_least_one
             shape = tf.concat([[m], tf.constant(model.latent_shape, tf.int32)], axis=0)
-        if conditional:
-            condition, _ = at_least_one(condition)
+            if conditional:
+                condition, _ = at_least_one(condition)
         # The same draw as model.sample(n, temperature, seed): Philox, seed (seed, 0).
         z = tf.random.stateless_normal(
             shape, seed=tf.stack([seed, tf.constant(0, tf.int64)]), alg="philox"
@@ -150,29 +217,83 @@ def _next_version(directory):
     return max(versions, default=0) + 1
 
 
-def export_saved_model(model, base_dir, name=None, version=None):
+def _check_name(name, default):
+    if isinstance(name, str) and _NAME.fullmatch(name):
+        return name
+    origin = " (the model's name; pass name=...)" if default else ""
+    raise ValueError(
+        f"name must be a TF Serving model name, got {name!r}{origin}: 1 to 255 letters, "
+        "digits, '_', '-' or '.', starting with a letter or digit (so no path separators, "
+        "no '.' or '..', not absolute, not empty)"
+    )
+
+
+def _host():
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "host"
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, run by another user
+        return True
+    return True
+
+
+def _remove_stale_temporaries(model_dir):
+    """Removes the temporary folders of exports on this host whose process is gone (killed
+    while writing). A live export's folder, or another host's, is left alone."""
+    host = _host()
+    for path in model_dir.iterdir():
+        match = _TEMP.fullmatch(path.name)
+        if not match or match["host"] != host:
+            continue
+        pid = int(match["pid"])
+        if pid > 0 and not _process_alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def export_saved_model(
+    model,
+    base_dir,
+    name: str | None = None,
+    version: int | None = None,
+    max_samples: int = MAX_SAMPLES,
+    max_batch: int = MAX_BATCH,
+) -> pathlib.Path:
     """Writes `model` as `base_dir/<name>/<version>/` and returns that path.
 
-    `name` defaults to the model's name, `version` to one more than the highest existing
-    version (TF Serving serves the highest). The SavedModel is written into a hidden
-    temporary folder beside the target and renamed into place only when complete, so a
-    server never sees a half-written version; an existing version is never overwritten.
+    `name` defaults to the model's name and must be a TF Serving model name (letters,
+    digits, `_`, `-`, `.`; starting with a letter or digit). `version` defaults to one more
+    than the highest existing version (TF Serving serves the highest). The SavedModel is
+    written into a hidden temporary folder beside the target, `.<version>.tmp-<host>-<pid>-*`,
+    and renamed into place only when complete, so a server never sees a half-written
+    version; an existing version is never overwritten. Temporary folders left by an export
+    killed on this host (its process is gone) are removed by the next export.
+
+    `sample` answers at most `max_samples` samples per request and the other signatures
+    at most `max_batch` examples; a larger request fails with InvalidArgument (see the
+    module docstring for the memory one request takes).
     """
-    name = name or model.name
+    name = _check_name(model.name if name is None else name, default=name is None)
+    if version is not None:
+        version = _check_count(version, "version", high=2**63 - 1)
+    module = serving_module(model, max_samples=max_samples, max_batch=max_batch)
     model_dir = pathlib.Path(base_dir) / name
     model_dir.mkdir(parents=True, exist_ok=True)
-    version = _next_version(model_dir) if version is None else int(version)
-    if version < 1:
-        raise ValueError(f"version must be a positive integer, got {version}")
+    _remove_stale_temporaries(model_dir)
+    version = _next_version(model_dir) if version is None else version
     target = model_dir / str(version)
     if target.exists():
         raise FileExistsError(f"{target} exists; TF Serving versions are never rewritten")
-    module = serving_module(model)
     signatures = {
         "serving_default": module.log_prob.get_concrete_function(),
         **{s: getattr(module, s).get_concrete_function() for s in SIGNATURES[1:]},
     }
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=model_dir))
+    prefix = f".{version}.tmp-{_host()}-{os.getpid()}-"
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=prefix, dir=model_dir))
     try:
         tf.saved_model.save(module, str(tmp), signatures=signatures)
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a server may run as another user
