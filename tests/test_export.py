@@ -180,6 +180,23 @@ def test_c_api_loader_rejects_bad_requests(exported, runner, tmp_path):
         run_signature(runner, path, "log_prob", {"x": np.zeros((2, 8, 8, 3), np.float32)}, tmp_path)
 
 
+@pytest.mark.parametrize("bad", [7, 99, -1, 3])
+def test_c_api_loader_rejects_out_of_range_labels(exported, runner, tmp_path, bad):
+    """tf.one_hot of an invalid label is all zeros: without a check, 7, 99 and -1 scored
+    the same. The model's graph check fails the request, as TF Serving would answer."""
+    model, path, _ = exported["glow_classes"]
+    x = _inputs(model)
+    labels = np.array([0, bad, 1, 1], np.int32)
+    for signature in ("log_prob", "bits_per_dim", "encode"):
+        with pytest.raises(RuntimeError, match=r"INVALID_ARGUMENT.*must be in 0\.\.2"):
+            run_signature(runner, path, signature, {"x": x, "condition": labels}, tmp_path)
+    scalars = {"n": np.int32(4), "temperature": np.float32(0.7), "seed": np.int64(0)}
+    with pytest.raises(RuntimeError, match=r"INVALID_ARGUMENT.*must be in 0\.\.2"):
+        run_signature(runner, path, "sample", {**scalars, "condition": labels}, tmp_path)
+    good = {**scalars, "condition": np.array([0, 2, 1, 1], np.int32)}
+    assert run_signature(runner, path, "sample", good, tmp_path)["samples"].shape[0] == 4
+
+
 def test_python_signatures_reject_bad_requests(exported):
     _, path, _ = exported["glow"]
     loaded = tf.saved_model.load(str(path))

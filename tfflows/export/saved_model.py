@@ -185,17 +185,13 @@ def serving_module(model, max_samples: int = MAX_SAMPLES, max_batch: int = MAX_B
                     )
                 )
         with tf.control_dependencies(checks):
-            m = tf.maximum(n, 1)  # at least one: see at_least_one
-            shape = tf.concat([[m], tf.constant(model.latent_shape, tf.int32)], axis=0)
-            if conditional:
-                condition, _ = at_least_one(condition)
-        # The same draw as model.sample(n, temperature, seed): Philox, seed (seed, 0).
-        z = tf.random.stateless_normal(
-            shape, seed=tf.stack([seed, tf.constant(0, tf.int64)]), alg="philox"
-        )
-        c = model._condition(condition) if conditional else None
-        x = model.flow_bijector(c).forward(z * temperature)
-        return cut({"samples": x, **images(x)}, n)
+            n = tf.identity(n)
+        # The same draw and transform as model.sample(n, temperature, seed); the model
+        # checks the labels (in range, one per sample) and handles n = 0.
+        z = model.draw_latent(n, seed)
+        c = model.checked_condition(condition, n)[0] if conditional else None
+        x = model.sample_from_latent(z, temperature, c)
+        return {"samples": x, **images(x)}
 
     module.log_prob = with_condition(log_prob, [x_spec])
     module.bits_per_dim = with_condition(bits_per_dim, [x_spec])

@@ -334,9 +334,9 @@ class FlowModel(keras.Model):
 
     _bits = bits_from_log_prob
 
-    def _draw_latent(self, n, seed):
-        """Standard-normal latents; a seed makes them reproducible everywhere (Philox:
-        the default "auto_select" generator differs under XLA)."""
+    def draw_latent(self, n, seed=None):
+        """n standard-normal latents; a seed (an int, or an int64 scalar tensor) makes them
+        reproducible everywhere (Philox: "auto_select" draws differently under XLA)."""
         shape = [n, *self.latent_shape]
         if seed is None:
             return tf.random.normal(shape, dtype=self.compute_dtype)
@@ -356,7 +356,7 @@ class FlowModel(keras.Model):
         """
         n = _whole(n, "n")
         temperature = _temperature(temperature)
-        z = self._draw_latent(n, seed)
+        z = self.draw_latent(n, seed)
         x = self.sample_from_latent(z, temperature, self.checked_condition(condition, n)[0])
         if tf.executing_eagerly():
             bad = int(tf.reduce_sum(tf.cast(~_all_finite(x), tf.int32)))
@@ -383,7 +383,7 @@ class FlowModel(keras.Model):
     def sample_and_log_prob(self, n, seed=None, condition=None):
         """Samples and their log-density, in one pass (what variational inference needs)."""
         n = _whole(n, "n")
-        z = self._draw_latent(n, seed)
+        z = self.draw_latent(n, seed)
         bij = self.flow_bijector_for(self.checked_condition(condition, n)[0])
         x = bij.forward(z)
         nd = len(self.latent_shape)

@@ -60,7 +60,7 @@ def main():
             "train": f"python zoo/recipes/maf_moons.py --out {args.out} --steps {args.steps}",
             "eval": f"tfflows eval maf_moons --data {args.out}/moons.npz",
         },
-        "normal",
+        "two_moons",
         metrics,
     )
     print(json.dumps({"preset": str(target), **metrics}))
