@@ -541,8 +541,9 @@ class Trainer:
             "resumed_from": restored,
         }
         if self.chief:
-            write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
+            # The summary last: when it exists, so do the weights it describes.
             self._write_weights()
+            write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
         log.summary(summary)
         log.close()
         return TrainResult(self.model, summary, self.optimizer)
