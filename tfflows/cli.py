@@ -60,7 +60,8 @@ def _add_train(sub):
         "train",
         help="train a model on a data source, with checkpoints and resume",
         description="Train a tfflows model. Re-running the same command resumes from the "
-        "latest checkpoint in --out.",
+        "newest readable checkpoint in --out (a damaged newer one is skipped and named). One "
+        "run at a time per --out folder (a lock on OUT/train.lock).",
     )
     p.add_argument(
         "model",
@@ -97,7 +98,12 @@ def _add_train(sub):
     )
     p.add_argument("--checkpoint-every", type=int, default=1000, help="steps")
     p.add_argument("--keep", dest="keep_checkpoints", type=int, default=3, help="checkpoints")
-    p.add_argument("--no-resume", dest="resume", action="store_false", help="start over")
+    p.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="start over at step 0 (the checkpoints in --out are replaced)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=20, help="steps between log updates")
     p.add_argument("--test-examples", type=int, help="evaluate on at most this many")
