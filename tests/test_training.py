@@ -209,9 +209,21 @@ def test_xla_auto_measures_once_and_a_resumed_run_keeps_the_choice(tmp_path):
     assert resumed.resolve_xla() == first.summary["xla"]
     assert resumed.xla_note is None  # taken from xla.json, not measured again
     assert json.loads((tmp_path / "xla.json").read_text())["xla"] == first.summary["xla"]
+    # A run that starts at step 0 (resume=False, or nothing to restore) measures afresh:
+    # the record is of the checkpoints it would not continue.
+    fresh = Trainer("glow", pixels(64), model_overrides=TINY_GLOW, **settings)
+    measured = fresh.resolve_xla()
+    assert fresh.xla_note.startswith("measured")
+    # A given choice is recorded too, so that resuming it with "auto" computes the same way;
+    # giving another one than the steps before used is said.
     forced = Trainer("glow", pixels(64), xla=False, model_overrides=TINY_GLOW, **settings)
     forced.restore()
     assert forced.resolve_xla() is False
+    assert json.loads((tmp_path / "xla.json").read_text())["xla"] is False
+    assert (forced.xla_note is not None and "will differ" in forced.xla_note) == measured
+    later = Trainer("glow", pixels(64), steps=6, model_overrides=TINY_GLOW, **settings)
+    later.restore()
+    assert later.resolve_xla() is False and later.xla_note is None
 
 
 def test_a_zoo_preset_name_fine_tunes_its_trained_weights(tmp_path):
@@ -258,3 +270,22 @@ def test_ema_warms_up_so_early_weights_fade_out(tmp_path):
     got = [v.numpy() for v in trainer.optimizer._model_variables_moving_average]
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-7)
+
+
+def test_learning_curves_read_a_log_that_a_kill_cut_off(tmp_path):
+    from tfflows.training.curves import read_scalars
+
+    for run in range(2):  # a killed run's events file, then its resume's
+        writer = tf.summary.create_file_writer(str(tmp_path / "logs" / str(run)))
+        with writer.as_default():
+            for step in range(3 * run, 3 * run + 3):
+                tf.summary.scalar("test/bits_per_dim", float(step), step=step)
+        writer.close()
+    files = sorted((tmp_path / "logs").glob("*/events.out.tfevents.*"))
+    for f in files:
+        f.rename(tmp_path / "logs" / f"events.out.tfevents.{f.parent.name}")
+    first = tmp_path / "logs" / "events.out.tfevents.0"
+    first.write_bytes(first.read_bytes()[:-5])  # half of its last record (step 2)
+    steps, values = read_scalars(tmp_path)
+    np.testing.assert_array_equal(steps, [0, 1, 3, 4, 5])
+    np.testing.assert_array_equal(values, [0.0, 1.0, 3.0, 4.0, 5.0])

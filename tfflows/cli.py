@@ -1,4 +1,9 @@
-"""The `tfflows` command line."""
+"""The `tfflows` command line.
+
+An error prints one line, `tfflows COMMAND: message`, on stderr and exits with status 1;
+`tfflows --debug COMMAND ...` shows the traceback instead. TensorFlow is imported only by
+the commands that need it, so `tfflows --help` is instant.
+"""
 
 import argparse
 import json
@@ -28,7 +33,7 @@ def _parse_set(items):
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--set takes KEY=VALUE, got {item!r}")
+            raise ValueError(f"--set takes KEY=VALUE (e.g. --set levels=3), got {item!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -39,18 +44,14 @@ def _parse_set(items):
 def _train(args):
     import dataclasses
 
-    from tfflows.training import NonFiniteLossError, TrainConfig, train
+    overrides = _parse_set(args.set)
+    from tfflows.training import TrainConfig, train
 
     # Every train option's `dest` is the TrainConfig field it sets.
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     settings = {k: v for k, v in vars(args).items() if k in names}
     settings["xla"] = {"on": True, "off": False}.get(args.xla, "auto")
-    config = TrainConfig(**settings)
-    try:
-        train(args.model, args.data, config=config, model_overrides=_parse_set(args.set))
-    except NonFiniteLossError as error:
-        print(f"tfflows train: {error}", file=sys.stderr)
-        return 1
+    train(args.model, args.data, config=TrainConfig(**settings), model_overrides=overrides)
     return 0
 
 
@@ -59,7 +60,8 @@ def _add_train(sub):
         "train",
         help="train a model on a data source, with checkpoints and resume",
         description="Train a tfflows model. Re-running the same command resumes from the "
-        "latest checkpoint in --out.",
+        "newest readable checkpoint in --out (a damaged newer one is skipped and named). One "
+        "run at a time per --out folder (a lock on OUT/train.lock).",
     )
     p.add_argument(
         "model",
@@ -90,11 +92,18 @@ def _add_train(sub):
         "--xla",
         choices=["auto", "on", "off"],
         default="auto",
-        help="compile each replica's step with XLA (auto: whichever measures faster)",
+        help="compile each replica's step with XLA (auto: whichever measures faster on this "
+        "run's first batch, so two separate runs may choose differently: pin on or off for "
+        "bitwise-identical runs; a resumed run keeps its choice)",
     )
     p.add_argument("--checkpoint-every", type=int, default=1000, help="steps")
     p.add_argument("--keep", dest="keep_checkpoints", type=int, default=3, help="checkpoints")
-    p.add_argument("--no-resume", dest="resume", action="store_false", help="start over")
+    p.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="start over at step 0 (the checkpoints in --out are replaced)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=20, help="steps between log updates")
     p.add_argument("--test-examples", type=int, help="evaluate on at most this many")
@@ -111,8 +120,8 @@ def load_model(source):
     if path.is_dir():
         config, weights = path / "model.json", path / "model.weights.h5"
         if not config.exists() or not weights.exists():
-            raise SystemExit(
-                f"{path} is not a finished training run (model.json, model.weights.h5)"
+            raise FileNotFoundError(
+                f"{path} is not a finished training run (it lacks model.json or model.weights.h5)"
             )
         from tfflows.models import build_model
 
@@ -122,10 +131,10 @@ def load_model(source):
     if path.suffix == ".keras" and path.exists():
         import keras
 
-        import tfflows  # noqa: F401 - registers the classes for deserialization
+        import tfflows.models  # noqa: F401 - registers the classes for deserialization
 
         return keras.models.load_model(path), path.stem
-    raise SystemExit(f"{source}: not a training run folder or a .keras file")
+    raise FileNotFoundError(f"{source}: not a zoo model, a training run folder or a .keras file")
 
 
 def _export(args):
@@ -180,7 +189,7 @@ def _eval(args):
     x = splits.test_x if args.split == "test" else splits.train_x
     y = splits.test_y if args.split == "test" else splits.train_y
     if x is None:
-        raise SystemExit(f"{args.data} has no {args.split} split")
+        raise ValueError(f"{args.data} has no {args.split} split")
     x = x[: args.examples] if args.examples else x
     x = x.reshape(len(x), *model.data_shape)
     c = None if model.condition_shape is None else y[: len(x)]
@@ -223,7 +232,12 @@ def _add_export(sub):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tfflows", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="tfflows",
+        description="Normalizing flows for TensorFlow: train, sample, eval, "
+        "export, and the pretrained zoo.",
+    )
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="fit a flow to two moons and plot the density")
     demo.add_argument("--out", help="where to write the PNG")
@@ -237,13 +251,61 @@ def build_parser():
     _add_train(sub)
     _add_export(sub)
     _add_zoo_commands(sub)
+    for command in sub.choices.values():  # `tfflows train --debug ...` works too
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP
+        )
     return parser
 
 
-def main(argv=None):
+_DEBUG_HELP = "on an error, show the Python traceback instead of a one-line message"
+
+
+def _user_error_types():
+    """The exceptions that describe a problem with the command's input (a path, a name, a
+    setting, a file's contents): their message alone is the answer. The project's own such
+    errors are looked up only if their module is loaded (otherwise none was raised)."""
+    types = [ValueError, OSError]
+    for module, name in (
+        ("tfflows.zoo.weights", "WeightsError"),
+        ("tfflows.training.errors", "NonFiniteLossError"),
+        ("tfflows.training.errors", "CheckpointError"),
+        ("tfflows.training.errors", "RunLockedError"),
+    ):
+        if module in sys.modules:
+            types.append(getattr(sys.modules[module], name))
+    return tuple(types)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs `tfflows ARGS`; returns the exit status (0, 1 on an error, 130 on Ctrl-C)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    return args.func(args) or 0
+    prefix = f"tfflows {args.command}:"
+    try:
+        return args.func(args) or 0
+    except Exception as error:
+        if args.debug:
+            raise
+        if isinstance(error, _user_error_types()):
+            print(f"{prefix} {error}", file=sys.stderr)
+        else:
+            kind = type(error).__name__
+            print(
+                f"{prefix} unexpected {kind}: {error} (run again with --debug for the traceback)",
+                file=sys.stderr,
+            )
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"{prefix} interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as stop:
+        if args.debug or not isinstance(stop.code, str):
+            raise
+        print(f"{prefix} {stop.code}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,14 +2,16 @@
 
 from tfflows.training.batches import BatchOrder
 from tfflows.training.config import TrainConfig
-from tfflows.training.errors import NonFiniteLossError
+from tfflows.training.errors import CheckpointError, NonFiniteLossError, RunLockedError
 from tfflows.training.sources import Splits, load_source
 from tfflows.training.strategies import make_strategy
 from tfflows.training.trainer import Trainer, TrainResult, evaluate_model, train
 
 __all__ = [
     "BatchOrder",
+    "CheckpointError",
     "NonFiniteLossError",
+    "RunLockedError",
     "Splits",
     "TrainConfig",
     "TrainResult",

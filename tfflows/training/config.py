@@ -2,7 +2,8 @@
 
 import dataclasses
 import json
-import pathlib
+
+from tfflows.training.files import write_text_atomic
 
 
 @dataclasses.dataclass
@@ -25,10 +26,14 @@ class TrainConfig:
         transforms and log-dets stay float32.
       strategy: "auto", "one_device", "mirrored", "multiworker" or "tpu".
       xla: compile each replica's loss and gradient with XLA: True, False, or "auto"
-        (measure both on the first batch and keep the faster; see `Trainer.resolve_xla`).
+        (measure both on the first batch and keep the faster; a resumed run keeps the
+        choice, but two separate runs may choose differently: pin True or False for
+        bitwise-identical runs; see `Trainer.resolve_xla`).
       checkpoint_every: steps between checkpoints (plus one at every epoch end).
       keep_checkpoints: how many to keep.
-      resume: continue from the latest checkpoint in `out_dir`.
+      resume: continue from the newest readable checkpoint in `out_dir` (a damaged newer
+        one is skipped with a warning; if none is readable the run stops with
+        `CheckpointError`). False starts over at step 0 and replaces the checkpoints.
       seed: data order, dequantization noise and sample grids.
       log_every: steps between progress-bar and TensorBoard updates.
       eval_batch_size, test_examples: evaluation batches, and a cap on the test examples
@@ -90,4 +95,4 @@ class TrainConfig:
         return int(self.epochs or 1) * steps_per_epoch
 
     def save(self, path):
-        pathlib.Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=2))
+        write_text_atomic(path, json.dumps(dataclasses.asdict(self), indent=2))

@@ -1,5 +1,5 @@
 """Learning curves from a training run's TensorBoard logs (every resume appends a new
-events file to OUT/logs; all of them are read)."""
+events file to OUT/logs; all of them are read, a killed run's cut-off last record aside)."""
 
 import pathlib
 
@@ -15,7 +15,16 @@ def read_scalars(run_dir, tag="test/bits_per_dim"):
         raise FileNotFoundError(f"no TensorBoard event files in {pathlib.Path(run_dir, 'logs')}")
     points = {}
     for path in files:
-        for record in tf.data.TFRecordDataset(str(path)):
+        records = iter(tf.data.TFRecordDataset(str(path)))
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                break
+            except tf.errors.DataLossError:
+                # A run killed while its writer flushed ends its file in half a record: the
+                # records before it are whole (each has its own crc), as TensorBoard reads.
+                break
             event = tf.compat.v1.Event.FromString(record.numpy())
             for value in event.summary.value:
                 if value.tag == tag:

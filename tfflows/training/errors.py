@@ -1,4 +1,4 @@
-"""The error a diverged run stops with."""
+"""The errors a run stops with: divergence, unusable checkpoints, a busy output folder."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -14,3 +14,13 @@ class NonFiniteLossError(RuntimeError):
             else "; no checkpoint had been written yet"
         )
         super().__init__(f"non-finite loss at step {step}: {where}{kept}")
+
+
+class CheckpointError(RuntimeError):
+    """The output folder holds checkpoints but none of them can be restored. Nothing was
+    overwritten; the message names the folder, each checkpoint's problem, and the ways out
+    (`--no-resume` / `resume=False` to start over deliberately, or another `--out`)."""
+
+
+class RunLockedError(RuntimeError):
+    """Another training run (whose pid the message names) holds the output folder."""

@@ -3,9 +3,12 @@ PNG grids under `out_dir/samples/`, and the final summary. Only the chief report
 
 import json
 import pathlib
+import sys
 
 import numpy as np
 import tensorflow as tf
+
+from tfflows.training.files import temporary_name
 
 
 class _Bar:
@@ -36,6 +39,11 @@ class Log:
     def message(self, text):
         if self.chief:
             print(text, flush=True)
+
+    def warning(self, text):
+        """Something the user must know about (on stderr, so it is seen with stdout piped)."""
+        if self.chief:
+            print(f"warning: {text}", file=sys.stderr, flush=True)
 
     def progress(self, total, initial):
         return _Bar(total, initial, self.chief and self.progress_enabled)
@@ -80,7 +88,9 @@ class Log:
         picture = image_grid(images, columns=columns)
         path = self.out / "samples" / f"step_{step:08d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        picture.save(path)
+        tmp = temporary_name(path)
+        picture.save(tmp)
+        tmp.replace(path)
         grid = np.asarray(picture)
         if grid.ndim == 2:
             grid = grid[..., None]

@@ -11,6 +11,7 @@ The loss comes back to the host before the update is applied, so a non-finite lo
 the run with the weights of the step before (see `NonFiniteLossError`).
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -26,11 +27,13 @@ import tensorflow as tf
 from tfflows.data.validation import check_array
 from tfflows.models.registry import FAMILIES, build_model, model_config
 from tfflows.nets.precision import network_dtype
-from tfflows.training import reporting
+from tfflows.training import checkpoints, reporting
 from tfflows.training.batches import BatchOrder
 from tfflows.training.config import TrainConfig
 from tfflows.training.errors import NonFiniteLossError
+from tfflows.training.files import remove_debris, temporary_name, write_text_atomic
 from tfflows.training.interrupts import StopRequest
+from tfflows.training.lock import RunLock
 from tfflows.training.sources import Splits, load_source
 from tfflows.training.strategies import is_chief, is_single_worker, make_strategy, worker_index
 
@@ -165,14 +168,11 @@ class Trainer:
             optimizer=self.optimizer,
             seconds_trained=self.seconds,
         )
-        # Every worker saves (saving can involve collectives); only the chief's copy stays.
-        ckpt_dir = self.out / "checkpoints"
-        if not self.chief:
-            ckpt_dir = self.out / f".worker_{worker_index(self.strategy)}_checkpoints"
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(ckpt_dir), max_to_keep=cfg.keep_checkpoints
-        )
         self.chief_checkpoints = str(self.out / "checkpoints")
+        self._manager = None
+        # What `restore` found: newer checkpoints that failed to restore, and a problem
+        # with the state file (see `checkpoints.restore_newest_readable`).
+        self.skipped_checkpoints, self.state_problem = [], None
         self._grad_fns, self._apply_fn, self._xla, self.xla_note = {}, None, None, None
 
     # ------------------------------------------------------------------ state
@@ -180,13 +180,36 @@ class Trainer:
     def step(self):
         return int(self.optimizer.iterations.numpy())
 
+    @property
+    def manager(self):
+        """The `tf.train.CheckpointManager` (made on first use, after `restore` has put the
+        state file right). Every worker saves (saving can involve collectives); only the
+        chief's copy stays."""
+        if self._manager is None:
+            ckpt_dir = pathlib.Path(self.chief_checkpoints)
+            if not self.chief:
+                ckpt_dir = self.out / f".worker_{worker_index(self.strategy)}_checkpoints"
+            elif checkpoints.read_state(ckpt_dir)[1] is not None:
+                # Unreadable, and not needed: it was read from the files (`restore`) or the
+                # run starts over (resume=False). TF's manager would fail on an empty one.
+                (ckpt_dir / checkpoints.STATE_FILE).unlink()
+            self._manager = tf.train.CheckpointManager(
+                self.checkpoint, str(ckpt_dir), max_to_keep=self.config.keep_checkpoints
+            )
+        return self._manager
+
     def restore(self):
-        """Restores the latest checkpoint of `out_dir`; returns its path or None."""
-        latest = tf.train.latest_checkpoint(self.chief_checkpoints)
-        if latest is None:
-            return None
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
-        return latest
+        """Restores the newest readable checkpoint of `out_dir`; returns its path, or None
+        when there is none. Newer ones that fail to restore (damaged files) are skipped and
+        listed in `skipped_checkpoints`; when there are checkpoints but none restores, raises
+        `CheckpointError` (see `checkpoints.restore_newest_readable`)."""
+        path, self.skipped_checkpoints, self.state_problem = checkpoints.restore_newest_readable(
+            self.checkpoint, self.chief_checkpoints
+        )
+        if path and self.chief and (self.skipped_checkpoints or self.state_problem):
+            checkpoints.rewrite_state(self.chief_checkpoints, path)
+            self._manager = None
+        return path
 
     def save(self):
         path = self.manager.save(checkpoint_number=self.step)
@@ -278,18 +301,32 @@ class Trainer:
         """Whether each replica's loss and gradient are compiled with XLA.
 
         `xla="auto"` measures: both versions of the (side-effect free) gradient step run on
-        the first batch after compiling, and the faster one is kept, and recorded in
-        `out_dir/xla.json` so that a resumed run computes exactly as before. XLA is not always
+        the first batch after compiling, and the faster one is kept. XLA is not always
         faster on a CPU: with Glow's 128-channel convolutions it was 13% slower here, on
         small networks it wins. Several workers take XLA without measuring (they must agree).
+
+        The choice (measured or given) is recorded in `out_dir/xla.json`, and a resumed run
+        (a checkpoint was restored) with "auto" takes it from there, so that it computes
+        exactly as the run it continues. Two *separate* runs with "auto" each measure, and
+        may choose differently (timings on a busy machine are noisy; the tiny test model's
+        two versions differed by a few milliseconds): XLA and non-XLA steps round floats
+        differently, and after a few steps the weights differ. Pin `xla=True` or `False`
+        (`--xla on|off`) when two separate runs must give bitwise-identical weights.
         """
         cfg = self.config
-        if isinstance(cfg.xla, bool):
-            return cfg.xla
         record = self.out / "xla.json"
-        if record.exists():
-            return bool(json.loads(record.read_text())["xla"])
-        if isinstance(self.strategy, tf.distribute.TPUStrategy):
+        recorded = self._recorded_xla(record) if self.step > 0 else None
+        if isinstance(cfg.xla, bool):
+            choice, note = cfg.xla, None
+            if recorded is not None and recorded != cfg.xla:
+                note = (
+                    f"given, while the steps before this resume ran with XLA "
+                    f"{'on' if recorded else 'off'}: the weights will differ in the last bits "
+                    "from those of an uninterrupted run"
+                )
+        elif recorded is not None:
+            return recorded
+        elif isinstance(self.strategy, tf.distribute.TPUStrategy):
             choice, note = False, "TPU programs are compiled whole"
         elif not is_single_worker(self.strategy):
             choice, note = True, "several workers"
@@ -309,10 +346,15 @@ class Trainer:
         self.xla_note = note
         if self.chief:
             self.out.mkdir(parents=True, exist_ok=True)
-            tmp = record.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"xla": choice, "why": note}))
-            tmp.replace(record)
+            write_text_atomic(record, json.dumps({"xla": choice, "why": note or "given"}))
         return choice
+
+    @staticmethod
+    def _recorded_xla(record):
+        try:
+            return bool(json.loads(record.read_text())["xla"])
+        except (OSError, ValueError, KeyError, TypeError):  # absent or damaged: measure
+            return None
 
     def train_step(self, step):
         """One optimisation step on the global batch of `step`; returns the mean NLL."""
@@ -337,7 +379,8 @@ class Trainer:
                 f"the loss is {loss} and {int(bad)} gradient entries are non-finite, though "
                 "every step's output and log-det is finite on this batch"
             )
-        raise NonFiniteLossError(step, where, tf.train.latest_checkpoint(self.chief_checkpoints))
+        latest = checkpoints.read_state(self.chief_checkpoints)[0]
+        raise NonFiniteLossError(step, where, latest[0] if latest else None)
 
     # ------------------------------------------------------------------ initialisation
     def initialize(self):
@@ -372,22 +415,32 @@ class Trainer:
     # ------------------------------------------------------------------ the run
     def run(self):
         """Trains to the configured end, the time budget, or the first SIGINT/SIGTERM
-        (which finishes the current step, checkpoints and writes the weights)."""
-        with StopRequest() as stop:
+        (which finishes the current step, checkpoints and writes the weights).
+
+        The chief holds `out_dir/train.lock` meanwhile: a second run on the same folder
+        stops with `RunLockedError` (see `lock.py`)."""
+        lock = RunLock(self.out) if self.chief else contextlib.nullcontext()
+        with lock, StopRequest() as stop:
             return self._run(stop)
 
     def _run(self, stop):
         cfg, out = self.config, self.out
-        log = reporting.Log(out, self.chief, cfg.progress)
+        removed = []
         if self.chief:
             out.mkdir(parents=True, exist_ok=True)
+            removed = remove_debris(out)
+        log = reporting.Log(out, self.chief, cfg.progress)
+        if self.chief:
+            if removed:
+                log.message(f"removed what an interrupted run left in {out}: {', '.join(removed)}")
             cfg.save(out / "train_config.json")
-            (out / "model.json").write_text(json.dumps(model_config(self.model), indent=2))
+            write_text_atomic(out / "model.json", json.dumps(model_config(self.model), indent=2))
         restored = self.restore() if cfg.resume else None
+        self._report_restore(log, restored)
         start = self.step
         if restored:
             log.message(f"resumed from {restored} at step {start}")
-        elif tf.train.latest_checkpoint(self.chief_checkpoints) and not cfg.resume:
+        elif not cfg.resume and checkpoints.checkpoints_on_disk(self.chief_checkpoints):
             log.message(f"resume=False: starting over; {out} already held checkpoints")
         self.initialize()
         log.message(
@@ -449,6 +502,20 @@ class Trainer:
                 break
         return step, stopped_early, timed_from, timed_steps
 
+    def _report_restore(self, log, restored):
+        if self.state_problem:
+            found = (
+                "found the checkpoints from their files"
+                if restored
+                else ("and there are no checkpoint files: starting at step 0")
+            )
+            log.warning(f"{self.state_problem}; {found}")
+        for prefix, why in self.skipped_checkpoints:
+            name = pathlib.Path(prefix).name
+            log.warning(f"checkpoint {name} cannot be restored ({why}); skipped it")
+        if restored and self.skipped_checkpoints:
+            log.warning(f"resumed from the newest readable checkpoint, {restored}")
+
     def _finish(self, log, start, step, stopped_early, stop, restored, timed_steps, train_seconds):
         cfg, out = self.config, self.out
         if step != start:
@@ -474,8 +541,9 @@ class Trainer:
             "resumed_from": restored,
         }
         if self.chief:
-            (out / "summary.json").write_text(json.dumps(summary, indent=2))
+            # The summary last: when it exists, so do the weights it describes.
             self._write_weights()
+            write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
         log.summary(summary)
         log.close()
         return TrainResult(self.model, summary, self.optimizer)
@@ -501,9 +569,10 @@ class Trainer:
         """`model.weights.h5` (Keras format; the EMA weights when there are any)."""
         self._swap_ema()
         try:
-            tmp = self.out / "model.tmp.weights.h5"
+            path = self.out / "model.weights.h5"
+            tmp = temporary_name(path)
             self.model.save_weights(tmp)
-            tmp.replace(self.out / "model.weights.h5")
+            tmp.replace(path)
         finally:
             self._swap_ema()
 
