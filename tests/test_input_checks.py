@@ -206,3 +206,19 @@ def test_nll_is_the_datas_nll_in_nats_next_to_bits_per_dim():
     assert result["nll"] > 0 and result["bits_per_dim"] > 0
     np.testing.assert_allclose(result["nll"], np.mean(-lp + d * 8 * np.log(2)), rtol=1e-5)
     np.testing.assert_allclose(result["nll"], result["bits_per_dim"] * d * np.log(2), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: models.Glow((8, 8, 3), levels="two"), "levels must be a whole number"),
+        (lambda: models.Glow((8, 8, 3), levels=0), "levels must be >= 1"),
+        (lambda: models.MAF(2.5), "event_size must be a whole number"),
+        (lambda: models.NICE("abc"), "input_shape must be a shape"),
+        (lambda: models.RealNVP((4,), num_couplings=-2), "num_couplings must be >= 1"),
+    ],
+)
+def test_constructor_sizes_are_checked(make, match):
+    """`--set levels=two` on the command line reaches the constructor as a string."""
+    with pytest.raises(ValueError, match=match):
+        make()

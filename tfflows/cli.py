@@ -141,7 +141,15 @@ def _export(args):
     from tfflows.export import export_saved_model
 
     model, name = _zoo_or_run(args.source)
-    print(export_saved_model(model, args.out, name=args.name or name, version=args.version))
+    path = export_saved_model(
+        model,
+        args.out,
+        name=name if args.name is None else args.name,
+        version=args.version,
+        max_samples=args.max_samples,
+        max_batch=args.max_batch,
+    )
+    print(path)
     return 0
 
 
@@ -228,6 +236,13 @@ def _add_export(sub):
     p.add_argument("--out", default="export/models", help="TF Serving's model base folder")
     p.add_argument("--name", help="model name (default: the folder or file name)")
     p.add_argument("--version", type=int, help="default: one more than the highest")
+    p.add_argument("--max-samples", type=int, default=1024, help="largest n of one sample request")
+    p.add_argument(
+        "--max-batch",
+        type=int,
+        default=1024,
+        help="largest batch of one log_prob, bits_per_dim, encode or decode request",
+    )
     p.set_defaults(func=_export)
 
 

@@ -58,7 +58,11 @@ class FlowModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.data_shape = tuple(int(d) for d in input_shape)
+        if isinstance(input_shape, str) or not hasattr(input_shape, "__iter__"):
+            raise ValueError(
+                f"input_shape must be a shape such as (32, 32, 3), got {input_shape!r}"
+            )
+        self.data_shape = tuple(count(d, "input_shape") for d in input_shape)
         if num_bits == "auto":
             num_bits = 8 if len(self.data_shape) == 3 else None
         if num_bits is not None and not 1 <= int(num_bits) <= 8:
@@ -331,8 +335,6 @@ class FlowModel(keras.Model):
         The `nll` that `fit` and `evaluate` report."""
         bits = 0.0 if self.num_bits is None else float(self.num_bits)
         return -log_prob + self.event_size * bits * math.log(2.0)
-
-    _bits = bits_from_log_prob
 
     def draw_latent(self, n, seed=None):
         """n standard-normal latents; a seed (an int, or an int64 scalar tensor) makes them
@@ -697,6 +699,12 @@ def _int32_pixels(data):
     if isinstance(data, np.ndarray) and data.dtype in (np.uint8, np.int8):
         return data.astype(np.int32)
     return data
+
+
+def count(value, name: str, minimum: int = 1) -> int:
+    """A constructor's size argument (levels, layers, units) as an int: ValueError naming
+    it unless it is a whole number >= minimum (`Glow(levels="two")` says so)."""
+    return _whole(value, name, minimum)
 
 
 def _whole(value, name, minimum=0):

@@ -3,7 +3,7 @@
 import keras
 
 from tfflows import layers
-from tfflows.models.flow_model import FlowModel
+from tfflows.models.flow_model import FlowModel, count
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
@@ -59,6 +59,9 @@ class Glow(FlowModel):
             condition_shape=condition_shape,
             **kwargs,
         )
+        levels = count(levels, "levels")
+        steps_per_level = count(steps_per_level, "steps_per_level")
+        hidden_channels = count(hidden_channels, "hidden_channels")
         h, w, c = self.data_shape
         if h % 2**levels or w % 2**levels:
             raise ValueError(
@@ -70,8 +73,10 @@ class Glow(FlowModel):
         self.levels, self.steps_per_level = int(levels), int(steps_per_level)
         self.hidden_channels, self.lu_decomposed = int(hidden_channels), bool(lu_decomposed)
         self.coupling, self.learn_top, self.seed = coupling, bool(learn_top), seed
-        self.split_hidden_channels = int(
-            hidden_channels if split_hidden_channels is None else split_hidden_channels
+        self.split_hidden_channels = count(
+            hidden_channels if split_hidden_channels is None else split_hidden_channels,
+            "split_hidden_channels",
+            minimum=0,
         )
         net_condition = None if num_classes is not None else self.condition_shape
         conv = layers.LUInvertible1x1Conv if lu_decomposed else layers.Invertible1x1Conv

@@ -3,7 +3,7 @@
 import keras
 
 from tfflows import layers
-from tfflows.models.flow_model import FlowModel
+from tfflows.models.flow_model import FlowModel, count
 
 
 class _Autoregressive(FlowModel):
@@ -22,7 +22,10 @@ class _Autoregressive(FlowModel):
         condition_shape=None,
         **kwargs,
     ):
-        shape = (int(event_size),) if not isinstance(event_size, list | tuple) else event_size
+        if isinstance(event_size, list | tuple):
+            shape = tuple(count(d, "event_size") for d in event_size)
+        else:
+            shape = (count(event_size, "event_size"),)
         super().__init__(
             shape,
             num_bits=num_bits,
@@ -32,7 +35,8 @@ class _Autoregressive(FlowModel):
             condition_shape=condition_shape,
             **kwargs,
         )
-        self.num_layers, self.hidden_units = int(num_layers), [int(u) for u in hidden_units]
+        self.num_layers = count(num_layers, "num_layers")
+        self.hidden_units = [count(u, "hidden_units") for u in hidden_units]
         self.log_scale_bound = log_scale_bound
         flat = (self.event_size,)
         if len(self.data_shape) > 1:

@@ -3,7 +3,7 @@
 import keras
 
 from tfflows import layers
-from tfflows.models.flow_model import FlowModel
+from tfflows.models.flow_model import FlowModel, count
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
@@ -47,8 +47,9 @@ class NICE(FlowModel):
             condition_shape=condition_shape,
             **kwargs,
         )
-        self.num_couplings = int(num_couplings)
-        self.hidden_layers, self.hidden_units = int(hidden_layers), int(hidden_units)
+        self.num_couplings = count(num_couplings, "num_couplings")
+        self.hidden_layers = count(hidden_layers, "hidden_layers")
+        self.hidden_units = count(hidden_units, "hidden_units")
         flat = (self.event_size,)
         if len(self.data_shape) > 1:
             self.add_token("flatten")

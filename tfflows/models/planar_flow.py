@@ -3,7 +3,7 @@
 import keras
 
 from tfflows import layers
-from tfflows.models.flow_model import FlowModel
+from tfflows.models.flow_model import FlowModel, count
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
@@ -21,8 +21,8 @@ class PlanarFlow(FlowModel):
 
     def __init__(self, event_size, num_layers=8, **kwargs):
         kwargs.pop("input_shape", None)
-        super().__init__((int(event_size),), **kwargs)
-        self.num_layers = int(num_layers)
+        super().__init__((count(event_size, "event_size"),), **kwargs)
+        self.num_layers = count(num_layers, "num_layers")
         for i in range(self.num_layers):
             self.add_step(layers.Planar(name=f"planar_{i}"), self.data_shape)
         self.finish()

@@ -3,7 +3,7 @@
 import keras
 
 from tfflows import layers
-from tfflows.models.flow_model import FlowModel
+from tfflows.models.flow_model import FlowModel, count
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
@@ -58,7 +58,8 @@ class RealNVP(FlowModel):
             condition_shape=condition_shape,
             **kwargs,
         )
-        self.num_couplings, self.num_scales = int(num_couplings), int(num_scales)
+        self.num_couplings = count(num_couplings, "num_couplings")
+        self.num_scales = count(num_scales, "num_scales")
         self.hidden = hidden if hidden is not None else (64 if image else [256, 256])
         self.log_scale_bound = log_scale_bound
         cond = self.condition_shape

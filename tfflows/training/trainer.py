@@ -24,7 +24,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfflows.data.validation import check_array
 from tfflows.models.registry import FAMILIES, build_model, model_config
 from tfflows.nets.precision import network_dtype
 from tfflows.training import checkpoints, reporting
@@ -36,9 +35,6 @@ from tfflows.training.interrupts import StopRequest
 from tfflows.training.lock import RunLock
 from tfflows.training.sources import Splits, load_source
 from tfflows.training.strategies import is_chief, is_single_worker, make_strategy, worker_index
-
-# Families whose constructor defaults to continuous data: integer data means 8-bit pixels.
-_DISCRETE_BY_DEFAULT = ("glow", "realnvp")
 
 
 @dataclasses.dataclass
@@ -84,8 +80,9 @@ def _build(model, splits, overrides):
                 raise ValueError(f"preset {model!r} has a fixed architecture; drop {overrides}")
             return zoo.load(model, progress=False)
     if isinstance(model, str) and not model.endswith(".json"):
-        integer = np.issubdtype(splits.train_x.dtype, np.integer)
-        if integer and model.lower() not in _DISCRETE_BY_DEFAULT:
+        # One rule for every family: integer data means 8-bit pixels (float image data gets
+        # the families' own "auto", which is 8 bits for image shapes too).
+        if np.issubdtype(splits.train_x.dtype, np.integer):
             overrides.setdefault("num_bits", 8)
     return build_model(model, input_shape=splits.train_x.shape[1:], **overrides)
 
@@ -131,11 +128,16 @@ class Trainer:
         self.train_x = _fit_shape(self.splits.train_x, shape, "training")
         self.test_x = _fit_shape(self.splits.test_x, shape, "test")
         # Bad data (NaN, pixels outside 0..255, wrong range) is named before any step runs.
-        check_array(self.train_x, shape, self.model.num_bits, name="training data")
+        self.model.check_data(self.train_x, name="training data")
         if self.test_x is not None and len(self.test_x):
-            check_array(self.test_x, shape, self.model.num_bits, name="test data")
+            self.model.check_data(self.test_x, name="test data")
         if self.model.condition_shape is not None and self.splits.train_y is None:
             raise ValueError("the model is conditional but the data has no labels (y)")
+        if self.model.condition_shape is not None:
+            # Labels outside 0..num_classes-1 (or one too few) are named before any step.
+            self.model.checked_condition(self.splits.train_y, len(self.train_x))
+            if self.splits.test_y is not None and self.test_x is not None:
+                self.model.checked_condition(self.splits.test_y, len(self.test_x))
         self.train_y = self.splits.train_y if self.model.condition_shape is not None else None
         self.test_y = self.splits.test_y if self.model.condition_shape is not None else None
 
@@ -486,11 +488,13 @@ class Trainer:
             out_of_time = budget is not None and seconds0 + elapsed >= budget
             out_of_time = out_of_time or stop.requested
             if step % cfg.log_every == 0 or step == self.total_steps:
-                nll = float(np.mean(window))
+                # The data's NLL in nats (as `evaluate` reports it), from the mean loss.
+                nll = float(self.model.nll_from_log_prob(-float(np.mean(window))))
                 window = []
                 lr = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
-                log.train_scalars(step, nll, self._bits(nll), lr, norm if cfg.clip_norm else None)
-                bar.update_to(step, nll=nll, bpd=self._bits(nll))
+                bpd = self._bits(nll)
+                log.train_scalars(step, nll, bpd, lr, norm if cfg.clip_norm else None)
+                bar.update_to(step, nll=nll, bpd=bpd)
             if step % cfg.checkpoint_every == 0 or end_of_epoch or out_of_time:
                 self.save()
             if end_of_epoch and step < self.total_steps and not out_of_time:
@@ -549,7 +553,8 @@ class Trainer:
         return TrainResult(self.model, summary, self.optimizer)
 
     def _bits(self, nll):
-        return float(self.model._bits(-nll))
+        """bits/dim from the data's NLL in nats per example."""
+        return nll / (self.model.event_size * math.log(2.0))
 
     def _epoch_report(self, log, step):
         """Test bits/dim and a sample grid (with the EMA weights when there are any)."""
@@ -620,7 +625,8 @@ def _scorer(model):
 
 
 def evaluate_model(model, x, y=None, batch_size=500):
-    """Mean bits/dim and NLL (nats) of `model` on `x`; batch i is dequantized with seed
+    """Mean bits/dim and NLL (the data's, in nats per example: see
+    `FlowModel.nll_from_log_prob`) of `model` on `x`; batch i is dequantized with seed
     (0, i), so the number is reproducible."""
     score = _scorer(model)
     lps = []
@@ -631,8 +637,8 @@ def evaluate_model(model, x, y=None, batch_size=500):
     lp = np.concatenate(lps)
     return {
         "examples": int(len(lp)),
-        "nll": float(-lp.mean()),
-        "bits_per_dim": float(model._bits(lp).mean()),
+        "nll": float(np.mean(model.nll_from_log_prob(lp))),
+        "bits_per_dim": float(np.mean(model.bits_from_log_prob(lp))),
     }
 
 
