@@ -39,6 +39,12 @@ class TrainConfig:
       eval_batch_size, test_examples: evaluation batches, and a cap on the test examples
         used (None: all).
       samples, temperature: the sample grid written at every epoch end (image models).
+      augment: None, or "flip": each training image mirrored left-right with probability
+        1/2 (seeded by the step, so a resume sees the same batches).
+      validation_every: carve a validation split from the training data, every k-th
+        example; at each epoch end it is scored, the best weights are written to
+        `best.weights.h5` with `best.json` (see `tfflows.training.selection`).
+      patience: stop after this many epochs without a better validation score.
       progress: show a progress bar.
     """
 
@@ -66,6 +72,9 @@ class TrainConfig:
     samples: int = 64
     temperature: float = 0.7
     progress: bool = True
+    augment: str | None = None
+    validation_every: int | None = None
+    patience: int | None = None
 
     def __post_init__(self):
         if self.schedule not in ("constant", "cosine"):
@@ -85,6 +94,12 @@ class TrainConfig:
             raise ValueError(f"ema must be in (0, 1), got {self.ema}")
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ValueError(f"clip_norm must be positive, got {self.clip_norm}")
+        if self.augment not in (None, "flip"):
+            raise ValueError(f'augment must be None or "flip", got {self.augment!r}')
+        if self.validation_every is not None and self.validation_every < 2:
+            raise ValueError(f"validation_every must be >= 2, got {self.validation_every}")
+        if self.patience is not None and self.validation_every is None:
+            raise ValueError("patience needs a validation split (validation_every)")
         for name in ("batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -58,15 +58,16 @@ class Log:
             if grad_norm is not None:
                 tf.summary.scalar("train/gradient_norm", grad_norm)
 
-    def test_scalars(self, step, test):
+    def test_scalars(self, step, test, split="test"):
+        """An evaluation's numbers: printed, and in TensorBoard as `<split>/...`."""
         self.message(
-            f"step {step}: test {test['bits_per_dim']:.4f} bits/dim "
+            f"step {step}: {split} {test['bits_per_dim']:.4f} bits/dim "
             f"({test['nll']:.4g} nats) on {test['examples']} examples"
         )
         if self.writer is not None:
             with self.writer.as_default(step=step):
-                tf.summary.scalar("test/bits_per_dim", test["bits_per_dim"])
-                tf.summary.scalar("test/nll", test["nll"])
+                tf.summary.scalar(f"{split}/bits_per_dim", test["bits_per_dim"])
+                tf.summary.scalar(f"{split}/nll", test["nll"])
 
     def samples(self, step, model, config):
         """A grid of samples at `config.temperature` (seed `config.seed`) for image models."""

@@ -27,12 +27,13 @@ import tensorflow as tf
 from tfflows.models.registry import FAMILIES, build_model, model_config
 from tfflows.nets.precision import network_dtype
 from tfflows.training import checkpoints, reporting
-from tfflows.training.batches import BatchOrder
+from tfflows.training.batches import BatchOrder, flip_horizontally
 from tfflows.training.config import TrainConfig
 from tfflows.training.errors import NonFiniteLossError
 from tfflows.training.files import remove_debris, temporary_name, write_text_atomic
 from tfflows.training.interrupts import StopRequest
 from tfflows.training.lock import RunLock
+from tfflows.training.selection import Selection, carve_validation
 from tfflows.training.sources import Splits, load_source
 from tfflows.training.strategies import is_chief, is_single_worker, make_strategy, worker_index
 
@@ -140,6 +141,11 @@ class Trainer:
                 self.model.checked_condition(self.splits.test_y, len(self.test_x))
         self.train_y = self.splits.train_y if self.model.condition_shape is not None else None
         self.test_y = self.splits.test_y if self.model.condition_shape is not None else None
+        self.train_x, self.train_y, self.val_x, self.val_y = carve_validation(
+            self.train_x, self.train_y, cfg.validation_every
+        )
+        if cfg.augment == "flip" and len(shape) != 3:
+            raise ValueError(f"augment='flip' is for images (H, W, C); the data has {shape}")
 
         self.replicas = int(self.strategy.num_replicas_in_sync)
         if cfg.batch_size % self.replicas:
@@ -223,6 +229,8 @@ class Trainer:
     def _global_batch(self, step):
         idx = self.order.batch_indices(step)
         x = self.train_x[idx]
+        if self.config.augment == "flip":
+            x = flip_horizontally(x, self.config.seed, step)
         return x, (None if self.train_y is None else self.train_y[idx])
 
     def _distribute(self, value):
@@ -440,6 +448,9 @@ class Trainer:
         restored = self.restore() if cfg.resume else None
         self._report_restore(log, restored)
         start = self.step
+        # A fresh run forgets an earlier run's best; a resumed one continues its record.
+        self.selection = Selection.load(out) if restored else Selection(out / "best.json")
+        self.stopped_by_patience = False
         if restored:
             log.message(f"resumed from {restored} at step {start}")
         elif not cfg.resume and checkpoints.checkpoints_on_disk(self.chief_checkpoints):
@@ -447,7 +458,9 @@ class Trainer:
         self.initialize()
         log.message(
             f"{type(self.model).__name__}: {self.model.count_params():,} parameters, "
-            f"{len(self.train_x):,} training examples, global batch {cfg.batch_size} over "
+            f"{len(self.train_x):,} training examples"
+            + (f" ({len(self.val_x):,} held out for validation)" if self.val_x is not None else "")
+            + f", global batch {cfg.batch_size} over "
             f"{self.replicas} replica(s), {self.order.steps_per_epoch} steps per epoch, "
             f"{self.total_steps} steps"
         )
@@ -472,6 +485,10 @@ class Trainer:
         cfg = self.config
         timed_from, timed_steps, window = None, 0, []
         step, stopped_early = start, False
+        if self.selection.exhausted(cfg.patience):
+            log.message(f"stopped earlier: no better validation score for {cfg.patience} epochs")
+            self.stopped_by_patience = True
+            return step, stopped_early, timed_from, timed_steps
         while step < self.total_steps:
             t0 = time.perf_counter()
             loss, norm = self.train_step(step)
@@ -499,6 +516,13 @@ class Trainer:
                 self.save()
             if end_of_epoch and step < self.total_steps and not out_of_time:
                 self._epoch_report(log, step)
+                if self.selection.exhausted(cfg.patience):
+                    log.message(
+                        f"no better validation score for {cfg.patience} epochs (best at step "
+                        f"{self.selection.step}): stopping"
+                    )
+                    self.stopped_by_patience = True
+                    break
             if out_of_time and step < self.total_steps:
                 stopped_early = True
                 if not stop.requested:
@@ -536,12 +560,14 @@ class Trainer:
             "finished": step >= self.total_steps,
             "stopped_by_time_budget": stopped_early and not stop.requested,
             "stopped_by_signal": stop.signal_name,
+            "stopped_by_patience": self.stopped_by_patience,
             "seconds_trained_total": round(float(self.seconds.numpy()), 1),
             "steps_per_second": round(timed_steps / train_seconds, 3) if timed_steps else None,
             "examples_per_second": round(timed_steps * cfg.batch_size / train_seconds, 1)
             if timed_steps
             else None,
             "test": test,
+            "best": self.selection.record,
             "resumed_from": restored,
         }
         if self.chief:
@@ -557,7 +583,8 @@ class Trainer:
         return nll / (self.model.event_size * math.log(2.0))
 
     def _epoch_report(self, log, step):
-        """Test bits/dim and a sample grid (with the EMA weights when there are any)."""
+        """Test (and validation) bits/dim and a sample grid, with the EMA weights when there
+        are any; a better validation score writes `best.weights.h5` and `best.json`."""
         if not self.chief:
             return None
         self._swap_ema()
@@ -565,6 +592,16 @@ class Trainer:
             test = self.evaluate(self.config.test_examples)
             if test is not None:
                 log.test_scalars(step, test)
+            if self.val_x is not None:
+                validation = evaluate_model(
+                    self.model, self.val_x, self.val_y, self.config.eval_batch_size
+                )
+                log.test_scalars(step, validation, "validation")
+                epoch = step / self.order.steps_per_epoch
+                if self.selection.update(step, round(epoch, 3), validation, test):
+                    self._save_weights_file(self.out / "best.weights.h5")
+                    log.message(f"step {step}: best validation so far; wrote best.weights.h5")
+                self.selection.commit()
             log.samples(step, self.model, self.config)
         finally:
             self._swap_ema()
@@ -574,12 +611,15 @@ class Trainer:
         """`model.weights.h5` (Keras format; the EMA weights when there are any)."""
         self._swap_ema()
         try:
-            path = self.out / "model.weights.h5"
-            tmp = temporary_name(path)
-            self.model.save_weights(tmp)
-            tmp.replace(path)
+            self._save_weights_file(self.out / "model.weights.h5")
         finally:
             self._swap_ema()
+
+    def _save_weights_file(self, path):
+        """The model's current weights to `path`, through a temporary file."""
+        tmp = temporary_name(path)
+        self.model.save_weights(tmp)
+        tmp.replace(path)
 
 
 def warm_up_ema(optimizer, momentum):
