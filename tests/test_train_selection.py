@@ -55,9 +55,7 @@ def test_training_keeps_the_best_validation_weights_and_stops_on_patience(tmp_pa
     x = pixels(100)
     # A learning rate of 0 leaves the weights as they are: every epoch scores the same,
     # which is never better, so patience 2 stops after epoch 3 (1 best + 2 stale).
-    result = train(
-        "glow",
-        x,
+    settings = dict(
         test_data=pixels(10, seed=1),
         out_dir=str(out),
         epochs=10,
@@ -69,7 +67,7 @@ def test_training_keeps_the_best_validation_weights_and_stops_on_patience(tmp_pa
         progress=False,
         model_overrides=TINY,
     )
-    summary = result.summary
+    summary = train("glow", x, **settings).summary
     assert summary["stopped_by_patience"] and summary["steps"] == 3 * 8  # 80 train / 10
     best = json.loads((out / "best.json").read_text())
     assert best["step"] == 8 and best["stale_epochs"] == 2
@@ -80,20 +78,7 @@ def test_training_keeps_the_best_validation_weights_and_stops_on_patience(tmp_pa
     np.testing.assert_allclose(again["bits_per_dim"], best["validation"]["bits_per_dim"], rtol=1e-6)
     assert best["validation"]["examples"] == 20
     # Resuming a run that stopped on patience trains no further.
-    resumed = train(
-        "glow",
-        x,
-        test_data=pixels(10, seed=1),
-        out_dir=str(out),
-        epochs=10,
-        batch_size=10,
-        learning_rate=0.0,
-        validation_every=5,
-        patience=2,
-        augment="flip",
-        progress=False,
-        model_overrides=TINY,
-    )
+    resumed = train("glow", x, **settings)
     assert resumed.summary["steps_this_run"] == 0 and resumed.summary["stopped_by_patience"]
 
 
