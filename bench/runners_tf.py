@@ -73,20 +73,23 @@ def tfflows_fit_runner(workload, variant, x):
 
 
 def tfflows_runner(workload, variant, x):
+    import keras
+
+    from tfflows import models
     from tfflows.training import Trainer
 
     if variant.startswith("fit"):
         return tfflows_fit_runner(workload, variant, x)
     family, overrides = _family(workload)
     xla = variant == "xla"
+    keras.utils.set_random_seed(0)
     trainer = Trainer(
-        family,
+        models.for_data(family, x, **overrides),
         x,
         out_dir=tempfile.mkdtemp(prefix="tfflows_bench_"),
         batch_size=workload.batch,
         xla=xla,
         progress=False,
-        model_overrides=overrides,
     )
     trainer.initialize()
     model = trainer.model

@@ -28,6 +28,7 @@ import tensorflow as tf  # noqa: E402
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
+from tfflows import models  # noqa: E402
 from tfflows.training import Trainer  # noqa: E402
 
 WORKLOADS = {
@@ -47,14 +48,13 @@ def main():
     x = np.random.default_rng(0).integers(0, 256, (64 * 64, *shape), dtype=np.uint8)
     configs = {
         (strategy, xla): Trainer(
-            "glow",
+            models.for_data("glow", x, **architecture),
             x,
             out_dir=f"/tmp/tfflows_bench/{strategy}_{xla}",
             strategy=strategy,
             xla=xla,
             batch_size=64,
             progress=False,
-            model_overrides=architecture,
         )
         for strategy in ("one_device", "mirrored")
         for xla in (True, False)

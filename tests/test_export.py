@@ -326,15 +326,15 @@ def test_cli_export_of_a_training_run(tmp_path):
     from tfflows.training import train
 
     run = tmp_path / "run"
+    data = np.random.default_rng(0).integers(0, 256, (32, 8, 8, 3), dtype=np.uint8)
     train(
-        "glow",
-        np.random.default_rng(0).integers(0, 256, (32, 8, 8, 3), dtype=np.uint8),
+        models.for_data("glow", data, levels=2, steps_per_level=1, hidden_channels=8),
+        data,
         out_dir=str(run),
         steps=2,
         batch_size=16,
         progress=False,
         samples=0,
-        model_overrides=dict(levels=2, steps_per_level=1, hidden_channels=8),
     )
     done = subprocess.run(
         [sys.executable, "-m", "tfflows.cli", "export", str(run), "--out", str(tmp_path / "m")],

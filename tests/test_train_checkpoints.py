@@ -7,10 +7,12 @@ import hashlib
 import os
 import shutil
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfflows import models
 from tfflows.training import CheckpointError, RunLockedError, Trainer, train
 from tfflows.training.lock import RunLock
 
@@ -21,8 +23,15 @@ SETTINGS = dict(
     xla=False,
     progress=False,
     samples=0,
-    model_overrides=dict(levels=2, steps_per_level=1, hidden_channels=8),
 )
+
+
+def glow():
+    """The same tiny Glow (same initial weights) every time."""
+    keras.utils.set_random_seed(0)
+    return models.for_data("glow", X, levels=2, steps_per_level=1, hidden_channels=8)
+
+
 DATA = "ckpt-8.data-00000-of-00001"
 
 
@@ -34,7 +43,7 @@ def weights(model):
 def eight_steps(tmp_path_factory):
     """A run folder with ckpt-4 and ckpt-8."""
     out = tmp_path_factory.mktemp("eight")
-    train("glow", X, out_dir=str(out), steps=8, **SETTINGS)
+    train(glow(), X, out_dir=str(out), steps=8, **SETTINGS)
     return out
 
 
@@ -42,7 +51,7 @@ def eight_steps(tmp_path_factory):
 def twelve_steps(tmp_path_factory):
     """The weights of an uninterrupted 12-step run."""
     out = tmp_path_factory.mktemp("twelve")
-    return weights(train("glow", X, out_dir=str(out), steps=12, **SETTINGS).model)
+    return weights(train(glow(), X, out_dir=str(out), steps=12, **SETTINGS).model)
 
 
 def flip_a_byte(path, at=5000):
@@ -99,7 +108,7 @@ def test_a_damaged_folder_resumes_from_the_newest_readable_checkpoint_exactly(
     do, expected, words = DAMAGE[damage]
     do(out / "checkpoints")
     capsys.readouterr()
-    result = train("glow", X, out_dir=str(out), steps=12, **SETTINGS)
+    result = train(glow(), X, out_dir=str(out), steps=12, **SETTINGS)
     err = capsys.readouterr().err
     assert result.summary["resumed_from"] == str(out / "checkpoints" / expected)
     for word in words:
@@ -124,16 +133,16 @@ def test_no_readable_checkpoint_stops_the_run_and_changes_nothing(eight_steps, t
     (out / "checkpoints" / "checkpoint").write_text("")
     before = digest(out / "checkpoints")
     with pytest.raises(CheckpointError) as error:
-        train("glow", X, out_dir=str(out), steps=12, **SETTINGS)
+        train(glow(), X, out_dir=str(out), steps=12, **SETTINGS)
     message = str(error.value)
     assert f"no checkpoint in {out / 'checkpoints'} can be restored" in message
     assert DATA in message and "ckpt-4.index" in message and "--no-resume" in message
     assert digest(out / "checkpoints") == before
     # Starting over deliberately works, and replaces them.
-    result = train("glow", X, out_dir=str(out), steps=8, resume=False, **SETTINGS)
+    result = train(glow(), X, out_dir=str(out), steps=8, resume=False, **SETTINGS)
     assert result.summary["resumed_from"] is None and result.summary["steps_this_run"] == 8
     assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-8")
-    again = Trainer("glow", X, out_dir=str(out), **SETTINGS)
+    again = Trainer(glow(), X, out_dir=str(out), **SETTINGS)
     assert again.restore().endswith("ckpt-8") and again.skipped_checkpoints == []
 
 
@@ -142,8 +151,8 @@ def test_a_second_run_on_a_locked_folder_is_refused(tmp_path):
         holder = (tmp_path / "train.lock").read_text()
         assert holder.startswith(f"pid {os.getpid()} ")
         with pytest.raises(RunLockedError) as error:
-            train("glow", X, out_dir=str(tmp_path), steps=1, **SETTINGS)
+            train(glow(), X, out_dir=str(tmp_path), steps=1, **SETTINGS)
         assert str(error.value).startswith(f"{tmp_path} is in use by another training run")
         assert f"pid {os.getpid()} " in str(error.value)
         assert not (tmp_path / "checkpoints").exists()
-    assert train("glow", X, out_dir=str(tmp_path), steps=1, **SETTINGS).summary["steps"] == 1
+    assert train(glow(), X, out_dir=str(tmp_path), steps=1, **SETTINGS).summary["steps"] == 1

@@ -65,9 +65,8 @@ def test_training_keeps_the_best_validation_weights_and_stops_on_patience(tmp_pa
         patience=2,
         augment="flip",
         progress=False,
-        model_overrides=TINY,
     )
-    summary = train("glow", x, **settings).summary
+    summary = train(models.for_data("glow", x, **TINY), x, **settings).summary
     assert summary["stopped_by_patience"] and summary["steps"] == 3 * 8  # 80 train / 10
     best = json.loads((out / "best.json").read_text())
     assert best["step"] == 8 and best["stale_epochs"] == 2
@@ -78,11 +77,11 @@ def test_training_keeps_the_best_validation_weights_and_stops_on_patience(tmp_pa
     np.testing.assert_allclose(again["bits_per_dim"], best["validation"]["bits_per_dim"], rtol=1e-6)
     assert best["validation"]["examples"] == 20
     # Resuming a run that stopped on patience trains no further.
-    resumed = train("glow", x, **settings)
+    resumed = train(models.for_data("glow", x, **TINY), x, **settings)
     assert resumed.summary["steps_this_run"] == 0 and resumed.summary["stopped_by_patience"]
 
 
 def test_flip_is_refused_for_vectors(tmp_path):
     x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
     with pytest.raises(ValueError, match="augment='flip' is for images"):
-        train("realnvp", x, out_dir=str(tmp_path), steps=1, augment="flip", progress=False)
+        train(models.for_data("realnvp", x), x, out_dir=str(tmp_path), steps=1, augment="flip")

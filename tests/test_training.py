@@ -9,6 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from tfflows import data, models
+from tfflows.cli import model_to_train
 from tfflows.training import (
     BatchOrder,
     NonFiniteLossError,
@@ -18,10 +19,17 @@ from tfflows.training import (
     load_source,
     train,
 )
-from tfflows.training.trainer import _learning_rate, _scorer
+from tfflows.training.evaluation import _scorer
+from tfflows.training.trainer import _learning_rate
 from tfflows.zoo.registry import get as get_preset
 
 TINY_GLOW = dict(levels=2, steps_per_level=2, hidden_channels=8)
+
+
+def tiny_glow(x, seed=0):
+    """A tiny Glow for data like `x`, its initial weights drawn from `seed`."""
+    keras.utils.set_random_seed(seed)
+    return models.for_data("glow", x, **TINY_GLOW)
 
 
 def pixels(n, shape=(8, 8, 3), seed=0):
@@ -70,7 +78,7 @@ def test_config_rejects_bad_settings():
     with pytest.raises(ValueError, match="ema"):
         TrainConfig(ema=1.5)
     with pytest.raises(ValueError, match="strategy"):
-        Trainer("glow", pixels(64), strategy="horovod", model_overrides=TINY_GLOW)
+        Trainer(tiny_glow(pixels(64)), pixels(64), strategy="horovod")
 
 
 def test_sources_npz_splits_by_id_and_adds_a_channel_axis(tmp_path):
@@ -105,7 +113,14 @@ def test_nan_in_the_data_is_named_before_any_step(tmp_path):
     x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
     x[37, 1] = np.nan
     with pytest.raises(ValueError, match=r"training data has 1 non-finite values.*\(37, 1\)"):
-        train("realnvp", x, out_dir=str(tmp_path), steps=2, batch_size=16, progress=False)
+        train(
+            models.for_data("realnvp", x),
+            x,
+            out_dir=str(tmp_path),
+            steps=2,
+            batch_size=16,
+            progress=False,
+        )
     assert not (tmp_path / "checkpoints").exists()
 
 
@@ -113,10 +128,8 @@ def test_a_non_finite_step_names_the_step_and_layer_and_keeps_the_weights(tmp_pa
     settings = dict(
         out_dir=str(tmp_path), batch_size=16, checkpoint_every=2, progress=False, samples=0
     )
-    train("glow", pixels(64), steps=4, model_overrides=TINY_GLOW, **settings)
-    trainer = Trainer(
-        "glow", pixels(64), steps=8, resume=False, model_overrides=TINY_GLOW, **settings
-    )
+    train(tiny_glow(pixels(64)), pixels(64), steps=4, **settings)
+    trainer = Trainer(tiny_glow(pixels(64)), pixels(64), steps=8, resume=False, **settings)
     trainer.restore()
     # exp(100) overflows float32: the second ActNorm's output becomes infinite.
     trainer.model.get_layer("actnorm_0_1").log_scale.assign(np.full(12, 100.0, np.float32))
@@ -134,7 +147,7 @@ def test_a_non_finite_step_names_the_step_and_layer_and_keeps_the_weights(tmp_pa
 
 def test_ema_weights_are_what_the_run_evaluates_and_writes(tmp_path):
     result = train(
-        "glow",
+        tiny_glow(pixels(64)),
         pixels(64),
         test_data=pixels(16, seed=1),
         out_dir=str(tmp_path),
@@ -142,14 +155,13 @@ def test_ema_weights_are_what_the_run_evaluates_and_writes(tmp_path):
         batch_size=16,
         ema=0.5,
         progress=False,
-        model_overrides=TINY_GLOW,
     )
     model = result.model
     raw = [w.numpy() for w in model.trainable_weights]
     fresh = models.build_model(json.loads((tmp_path / "model.json").read_text()))
     fresh.load_weights(tmp_path / "model.weights.h5")
     written = [w.numpy() for w in fresh.trainable_weights]
-    averages = [v.numpy() for v in result.optimizer._model_variables_moving_average]
+    averages = [v.numpy() for v in result.average.averages]
     for w, a in zip(written, averages, strict=True):
         np.testing.assert_array_equal(w, a)
     assert max(float(np.abs(w - r).max()) for w, r in zip(written, raw, strict=True)) > 1e-5
@@ -180,7 +192,7 @@ def test_evaluate_model_is_the_mean_of_bits_per_dim_with_per_batch_seeds():
 
 def test_mixed_precision_runs_the_networks_in_bfloat16_and_the_flow_in_float32(tmp_path):
     result = train(
-        "glow",
+        tiny_glow(pixels(32)),
         pixels(32),
         out_dir=str(tmp_path),
         steps=2,
@@ -188,7 +200,6 @@ def test_mixed_precision_runs_the_networks_in_bfloat16_and_the_flow_in_float32(t
         mixed_precision="bfloat16",
         progress=False,
         samples=0,
-        model_overrides=TINY_GLOW,
     )
     model = result.model
     coupling = model.get_layer("coupling_0_0")
@@ -202,26 +213,26 @@ def test_mixed_precision_runs_the_networks_in_bfloat16_and_the_flow_in_float32(t
 
 def test_xla_auto_measures_once_and_a_resumed_run_keeps_the_choice(tmp_path):
     settings = dict(out_dir=str(tmp_path), batch_size=16, progress=False, samples=0)
-    first = train("glow", pixels(64), steps=2, model_overrides=TINY_GLOW, **settings)
+    first = train(tiny_glow(pixels(64)), pixels(64), steps=2, **settings)
     assert first.summary["xla"] in (True, False)
-    resumed = Trainer("glow", pixels(64), steps=4, model_overrides=TINY_GLOW, **settings)
+    resumed = Trainer(tiny_glow(pixels(64)), pixels(64), steps=4, **settings)
     resumed.restore()
     assert resumed.resolve_xla() == first.summary["xla"]
     assert resumed.xla_note is None  # taken from xla.json, not measured again
     assert json.loads((tmp_path / "xla.json").read_text())["xla"] == first.summary["xla"]
     # A run that starts at step 0 (resume=False, or nothing to restore) measures afresh:
     # the record is of the checkpoints it would not continue.
-    fresh = Trainer("glow", pixels(64), model_overrides=TINY_GLOW, **settings)
+    fresh = Trainer(tiny_glow(pixels(64)), pixels(64), **settings)
     measured = fresh.resolve_xla()
     assert fresh.xla_note.startswith("measured")
     # A given choice is recorded too, so that resuming it with "auto" computes the same way;
     # giving another one than the steps before used is said.
-    forced = Trainer("glow", pixels(64), xla=False, model_overrides=TINY_GLOW, **settings)
+    forced = Trainer(tiny_glow(pixels(64)), pixels(64), xla=False, **settings)
     forced.restore()
     assert forced.resolve_xla() is False
     assert json.loads((tmp_path / "xla.json").read_text())["xla"] is False
     assert (forced.xla_note is not None and "will differ" in forced.xla_note) == measured
-    later = Trainer("glow", pixels(64), steps=6, model_overrides=TINY_GLOW, **settings)
+    later = Trainer(tiny_glow(pixels(64)), pixels(64), steps=6, **settings)
     later.restore()
     assert later.resolve_xla() is False and later.xla_note is None
 
@@ -231,7 +242,7 @@ def test_a_zoo_preset_name_fine_tunes_its_trained_weights(tmp_path):
 
     spec = get_preset("maf_moons").spec["check"]
     trainer = Trainer(
-        "maf_moons",
+        model_to_train("maf_moons", toy_data.two_moons(512)),
         toy_data.two_moons(512),
         out_dir=str(tmp_path),
         steps=2,
@@ -242,19 +253,18 @@ def test_a_zoo_preset_name_fine_tunes_its_trained_weights(tmp_path):
     np.testing.assert_allclose(trainer.model.log_prob(batch).numpy(), spec["log_prob"], rtol=1e-5)
     assert trainer.run().summary["steps"] == 2
     with pytest.raises(ValueError, match="fixed architecture"):
-        Trainer("maf_moons", toy_data.two_moons(512), model_overrides={"num_layers": 2})
+        model_to_train("maf_moons", toy_data.two_moons(512), {"num_layers": 2})
 
 
 def test_ema_warms_up_so_early_weights_fade_out(tmp_path):
     trainer = Trainer(
-        "glow",
+        tiny_glow(pixels(64)),
         pixels(64),
         out_dir=str(tmp_path),
         steps=5,
         batch_size=16,
         ema=0.999,
         progress=False,
-        model_overrides=TINY_GLOW,
     )
     trainer.initialize()
     weights = lambda: [w.numpy().copy() for w in trainer.model.trainable_weights]  # noqa: E731
@@ -267,7 +277,7 @@ def test_ema_warms_up_so_early_weights_fade_out(tmp_path):
         else:
             m = min(0.999, (1.0 + t) / (10.0 + t))
             expected = [m * a + (1.0 - m) * w for a, w in zip(expected, now, strict=True)]
-    got = [v.numpy() for v in trainer.optimizer._model_variables_moving_average]
+    got = [v.numpy() for v in trainer.average.averages]
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-7)
 

@@ -41,17 +41,48 @@ def _parse_set(items):
     return out
 
 
+def model_to_train(spec: str, x, overrides: dict | None = None, seed: int = 0):
+    """The model `tfflows train SPEC` trains on data like `x`.
+
+    SPEC is a model JSON file (`model.json` of an earlier run), a zoo preset (its
+    architecture and trained weights: fine-tuning; no overrides), or a family name built
+    for the data's shape with `overrides` (`--set`), its initial weights drawn from `seed`.
+    """
+    overrides = dict(overrides or {})
+    from tfflows import models
+
+    if str(spec).endswith(".json"):
+        return models.build_model(spec, **overrides)
+    if spec.lower() not in models.FAMILIES:
+        from tfflows import zoo
+
+        if spec in zoo.list():
+            if overrides:
+                raise ValueError(f"preset {spec!r} has a fixed architecture; drop {overrides}")
+            return zoo.load(spec, progress=False)
+    import keras
+
+    # The same seed gives the same initial weights (and so, with the data order and the
+    # noise that the seed also fixes, the same run).
+    keras.utils.set_random_seed(seed)
+    return models.for_data(spec, x, **overrides)
+
+
 def _train(args):
     import dataclasses
 
     overrides = _parse_set(args.set)
     from tfflows.training import TrainConfig, train
+    from tfflows.training.feed import as_splits
 
     # Every train option's `dest` is the TrainConfig field it sets.
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     settings = {k: v for k, v in vars(args).items() if k in names}
     settings["xla"] = {"on": True, "off": False}.get(args.xla, "auto")
-    train(args.model, args.data, config=TrainConfig(**settings), model_overrides=overrides)
+    config = TrainConfig(**settings)
+    splits = as_splits(args.data)
+    model = model_to_train(args.model, splits.train_x, overrides, config.seed)
+    train(model, splits, config=config)
     return 0
 
 

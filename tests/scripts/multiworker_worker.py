@@ -33,7 +33,7 @@ def fingerprint(model):
 
 keras.utils.set_random_seed(0)
 trainer = Trainer(
-    "glow",
+    models.for_data("glow", X, levels=2, steps_per_level=2, hidden_channels=8),
     X,
     test_data=X[:32],
     out_dir=OUT,
@@ -42,7 +42,6 @@ trainer = Trainer(
     batch_size=BATCH,
     checkpoint_every=5,
     progress=False,
-    model_overrides=dict(levels=2, steps_per_level=2, hidden_channels=8),
 )
 trainer.initialize()
 loc = trainer.model.flow_layers[0].loc.numpy().tolist()

@@ -17,6 +17,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras  # noqa: E402
 
+from tfflows import models  # noqa: E402
 from tfflows.training import Trainer  # noqa: E402
 
 OUT = sys.argv[1]
@@ -44,12 +45,11 @@ SETTINGS = dict(
 def run(strategy):
     keras.utils.set_random_seed(0)
     trainer = Trainer(
-        "glow",
+        models.for_data("glow", X, levels=2, steps_per_level=2, hidden_channels=8),
         X,
         test_data=X[:32],
         out_dir=f"{OUT}/{strategy}",
         strategy=strategy,
-        model_overrides=dict(levels=2, steps_per_level=2, hidden_channels=8),
         **SETTINGS,
     )
     trainer.initialize()

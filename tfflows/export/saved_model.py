@@ -186,11 +186,9 @@ def serving_module(model, max_samples: int = MAX_SAMPLES, max_batch: int = MAX_B
                 )
         with tf.control_dependencies(checks):
             n = tf.identity(n)
-        # The same draw and transform as model.sample(n, temperature, seed); the model
-        # checks the labels (in range, one per sample) and handles n = 0.
-        z = model.draw_latent(n, seed)
-        c = model.checked_condition(condition, n)[0] if conditional else None
-        x = model.sample_from_latent(z, temperature, c)
+        # model.sample itself: it checks the labels (in range, one per sample) and
+        # handles n = 0; the same seed draws the same samples as in Python.
+        x = model.sample(n, temperature, seed, condition if conditional else None)
         return {"samples": x, **images(x)}
 
     module.log_prob = with_condition(log_prob, [x_spec])

@@ -4,7 +4,6 @@ from keras import ops
 
 from tfflows.nets.conv_net import ConvNet
 from tfflows.nets.mlp import MLP
-from tfflows.nets.precision import network_policy
 
 
 def make_conditioner(layer, event_ndims, hidden, output_channels, input_channels, name):
@@ -15,7 +14,7 @@ def make_conditioner(layer, event_ndims, hidden, output_channels, input_channels
             hidden_units,
             output_channels,
             condition_shape=layer.condition_shape,
-            dtype=network_policy(layer.dtype_policy),
+            dtype=layer.network_policy,
             name=name,
         )
         net.build((None, input_channels))
@@ -26,7 +25,7 @@ def make_conditioner(layer, event_ndims, hidden, output_channels, input_channels
             hidden,
             output_channels,
             condition_shape=layer.condition_shape,
-            dtype=network_policy(layer.dtype_policy),
+            dtype=layer.network_policy,
             name=name,
         )
         net.build((None, None, None, input_channels))

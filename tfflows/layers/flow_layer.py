@@ -19,6 +19,9 @@ class FlowLayer(keras.layers.Layer):
     """
 
     condition_ranks = (1, 3)
+    # The dtype policy of the networks this layer creates; the model that owns the layer
+    # sets it before building (`FlowModel(network_dtype=...)`, mixed precision).
+    network_dtype = None
 
     def __init__(self, condition_shape=None, **kwargs):
         super().__init__(**kwargs)
@@ -35,6 +38,11 @@ class FlowLayer(keras.layers.Layer):
                 f"got input shape {tuple(input_shape)}"
             )
         return ndims
+
+    @property
+    def network_policy(self):
+        """The dtype policy for this layer's networks: `network_dtype`, else the layer's."""
+        return self.network_dtype or self.dtype_policy
 
     def bijector(self, condition=None):
         raise NotImplementedError

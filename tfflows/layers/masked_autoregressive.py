@@ -6,7 +6,6 @@ from tfflows import bijectors
 from tfflows.layers._conditioner import bind
 from tfflows.layers.flow_layer import FlowLayer
 from tfflows.nets.made import MADE
-from tfflows.nets.precision import network_policy
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
@@ -38,7 +37,7 @@ class MaskedAutoregressive(FlowLayer):
             input_shape[-1],
             self.hidden,
             condition_shape=self.condition_shape,
-            dtype=network_policy(self.dtype_policy),
+            dtype=self.network_policy,
             name="made",
         )
         self.made.build(input_shape)

@@ -6,7 +6,7 @@ from tfflows.models.maf import IAF, MAF
 from tfflows.models.nice import NICE
 from tfflows.models.planar_flow import PlanarFlow
 from tfflows.models.real_nvp import RealNVP
-from tfflows.models.registry import FAMILIES, build_model, model_config
+from tfflows.models.registry import FAMILIES, build_model, family, for_data, model_config
 
 __all__ = [
     "FAMILIES",
@@ -18,5 +18,7 @@ __all__ = [
     "PlanarFlow",
     "RealNVP",
     "build_model",
+    "family",
+    "for_data",
     "model_config",
 ]

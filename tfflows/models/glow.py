@@ -3,7 +3,8 @@
 import keras
 
 from tfflows import layers
-from tfflows.models.flow_model import FlowModel, count
+from tfflows.models.arguments import count
+from tfflows.models.flow_model import FlowModel
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
@@ -81,7 +82,7 @@ class Glow(FlowModel):
         net_condition = None if num_classes is not None else self.condition_shape
         conv = layers.LUInvertible1x1Conv if lu_decomposed else layers.Invertible1x1Conv
         for level in range(self.levels):
-            self.add_token("squeeze", 2)
+            self.squeeze(2)
             h, w, c = h // 2, w // 2, c * 4
             for step in range(self.steps_per_level):
                 tag = f"{level}_{step}"
@@ -110,14 +111,13 @@ class Glow(FlowModel):
                     )
                 self.add_step(step_layer, (h, w, c))
             if level < self.levels - 1:
-                self.add_step(
+                self.add_split(
                     layers.FactorOut(
                         hidden=self.split_hidden_channels,
                         condition_shape=net_condition,
                         name=f"split_{level}",
                     ),
                     (h, w, c),
-                    kind="factor_out",
                 )
                 c //= 2
         if self.learn_top or num_classes is not None:

@@ -3,7 +3,8 @@
 import keras
 
 from tfflows import layers
-from tfflows.models.flow_model import FlowModel, count
+from tfflows.models.arguments import count
+from tfflows.models.flow_model import FlowModel
 
 
 class _Autoregressive(FlowModel):
@@ -40,11 +41,11 @@ class _Autoregressive(FlowModel):
         self.log_scale_bound = log_scale_bound
         flat = (self.event_size,)
         if len(self.data_shape) > 1:
-            self.add_token("flatten")
+            self.flatten()
         reverse = tuple(range(self.event_size - 1, -1, -1))
         for i in range(self.num_layers):
             if i > 0:
-                self.add_token("permute", reverse)
+                self.permute(reverse)
             self.add_step(
                 self.step_class(
                     hidden=self.hidden_units,

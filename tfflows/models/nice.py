@@ -3,7 +3,8 @@
 import keras
 
 from tfflows import layers
-from tfflows.models.flow_model import FlowModel, count
+from tfflows.models.arguments import count
+from tfflows.models.flow_model import FlowModel
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
@@ -52,7 +53,7 @@ class NICE(FlowModel):
         self.hidden_units = count(hidden_units, "hidden_units")
         flat = (self.event_size,)
         if len(self.data_shape) > 1:
-            self.add_token("flatten")
+            self.flatten()
         for i in range(self.num_couplings):
             self.add_step(
                 layers.AdditiveCoupling(

@@ -1,9 +1,11 @@
 """A stack of planar flows."""
 
 import keras
+import numpy as np
 
 from tfflows import layers
-from tfflows.models.flow_model import FlowModel, count
+from tfflows.models.arguments import count
+from tfflows.models.flow_model import FlowModel
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
@@ -26,6 +28,11 @@ class PlanarFlow(FlowModel):
         for i in range(self.num_layers):
             self.add_step(layers.Planar(name=f"planar_{i}"), self.data_shape)
         self.finish()
+
+    @classmethod
+    def from_shape(cls, shape, **overrides):
+        """A planar flow on the flattened `shape`."""
+        return cls(int(np.prod(shape)), **overrides)
 
     def get_config(self):
         config = super().get_config()

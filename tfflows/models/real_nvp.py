@@ -3,7 +3,8 @@
 import keras
 
 from tfflows import layers
-from tfflows.models.flow_model import FlowModel, count
+from tfflows.models.arguments import count
+from tfflows.models.flow_model import FlowModel
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
@@ -98,15 +99,14 @@ class RealNVP(FlowModel):
                 self.add_step(layers.ActNorm(name=f"actnorm_checker_{s}_{i}"), (h, w, c))
             if last:
                 break
-            self.add_token("squeeze", 2)
+            self.squeeze(2)
             h, w, c = h // 2, w // 2, c * 4
             for i in range(3):
                 coupling("channel", i % 2, (h, w, c), f"channel_{s}_{i}")
                 self.add_step(layers.ActNorm(name=f"actnorm_channel_{s}_{i}"), (h, w, c))
-            self.add_step(
+            self.add_split(
                 layers.FactorOut(hidden=self.hidden, condition_shape=cond, name=f"split_{s}"),
                 (h, w, c),
-                kind="factor_out",
             )
             c //= 2
         self.finish()

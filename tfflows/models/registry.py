@@ -4,7 +4,6 @@ import json
 import pathlib
 
 import keras
-import numpy as np
 
 from tfflows.models.flow_model import FlowModel
 from tfflows.models.glow import Glow
@@ -21,9 +20,6 @@ FAMILIES = {
     "iaf": IAF,
     "planar": PlanarFlow,
 }
-# This takes the flattened event size instead of an input shape. (MAF and IAF take either:
-# given an image shape they flatten inside, and their samples come back as images.)
-_VECTOR_FAMILIES = (PlanarFlow,)
 
 
 def model_config(model):
@@ -62,13 +58,21 @@ def build_model(spec, input_shape=None, **overrides):
         return keras.saving.deserialize_keras_object(spec)
     if not isinstance(spec, str):
         raise ValueError(f"cannot build a model from {type(spec).__name__}")
-    name = spec.lower()
-    if name not in FAMILIES:
-        raise ValueError(f"unknown model family {spec!r}; known: {', '.join(FAMILIES)}")
-    cls = FAMILIES[name]
+    cls = family(spec)
     shape = overrides.pop("input_shape", input_shape)
     if shape is None:
-        raise ValueError(f"building {name!r} needs the shape of one example (input_shape)")
-    if cls in _VECTOR_FAMILIES:
-        return cls(int(np.prod(shape)), **overrides)
-    return cls(tuple(shape), **overrides)
+        raise ValueError(f"building {spec!r} needs the shape of one example (input_shape)")
+    return cls.from_shape(shape, **overrides)
+
+
+def family(name: str) -> type:
+    """The model class of a family name ("glow", "realnvp", ...)."""
+    cls = FAMILIES.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
+    return cls
+
+
+def for_data(name: str, x, **overrides):
+    """A fresh model of family `name` for data like `x` (see `FlowModel.for_data`)."""
+    return family(name).for_data(x, **overrides)

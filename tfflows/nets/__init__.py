@@ -9,6 +9,5 @@ from tfflows.nets.conv_net import ConvNet
 from tfflows.nets.made import MADE
 from tfflows.nets.masked_dense import MaskedDense
 from tfflows.nets.mlp import MLP
-from tfflows.nets.precision import network_dtype
 
-__all__ = ["MLP", "ConvNet", "MADE", "MaskedDense", "network_dtype"]
+__all__ = ["MLP", "ConvNet", "MADE", "MaskedDense"]

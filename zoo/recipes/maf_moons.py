@@ -12,9 +12,10 @@ import argparse
 import json
 import pathlib
 
+import keras
 import numpy as np
 
-from tfflows import toy_data, train
+from tfflows import models, toy_data, train
 from tfflows.zoo.publish import publish
 
 ARCHITECTURE = dict(num_layers=8, hidden_units=[128, 128])
@@ -31,8 +32,9 @@ def main():
     np.savez(
         data, x_train=toy_data.two_moons(20_000, seed=0), x_test=toy_data.two_moons(5_000, seed=1)
     )
+    keras.utils.set_random_seed(0)
     result = train(
-        "maf",
+        models.MAF((2,), **ARCHITECTURE),
         str(data),
         out_dir=args.out,
         steps=args.steps,
@@ -41,7 +43,6 @@ def main():
         schedule="cosine",
         seed=0,
         progress=False,
-        model_overrides=ARCHITECTURE,
     )
     s = result.summary
     metrics = {
