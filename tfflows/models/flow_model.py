@@ -18,6 +18,11 @@ from tfflows.models.spaces import DataSpace
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
+# What the user API takes: numpy arrays, tensors, lists; seeds: two ints, a [2] tensor, or
+# "center" (encode: no dequantization noise).
+Data = np.ndarray | tf.Tensor | list
+Seed = tuple | list | tf.Tensor | str | None
+
 __all__ = ["FlowModel", "count"]
 
 
@@ -163,7 +168,7 @@ class FlowModel(KerasTraining, keras.Model):
     def _condition(self, condition, n=None):
         return self.checked_condition(condition, n)[0]
 
-    def flow_bijector(self, condition=None):
+    def flow_bijector(self, condition: Data | None = None) -> tfb.Bijector:
         """The whole flow as one bijector, forward latent -> continuous space (fresh each call)."""
         return self.flow_bijector_for(self._condition(condition))
 
@@ -183,7 +188,9 @@ class FlowModel(KerasTraining, keras.Model):
             reinterpreted_batch_ndims=len(self.latent_shape),
         )
 
-    def get_distribution(self, condition=None, temperature=1.0):
+    def get_distribution(
+        self, condition: Data | None = None, temperature: float = 1.0
+    ) -> tfd.Distribution:
         """`tfd.TransformedDistribution` of the flow over the continuous space."""
         return self.distribution_for(self._condition(condition), temperature)
 
@@ -206,7 +213,7 @@ class FlowModel(KerasTraining, keras.Model):
         the noise those rows get in the whole batch (see `tfflows.data.dequantize`)."""
         return self.data_space.to_continuous(x, seed, offset, global_batch, self.compute_dtype)
 
-    def to_uint8(self, x):
+    def to_uint8(self, x: Data) -> tf.Tensor:
         """Continuous-space values (samples, decodes) -> uint8 images of the data's bits.
 
         Values outside the space go to the nearest edge (0 or 255); a non-finite value is
@@ -214,7 +221,7 @@ class FlowModel(KerasTraining, keras.Model):
         """
         return self.data_space.to_uint8(x)
 
-    def check_data(self, x, name="x", allow_empty=False):
+    def check_data(self, x: Data, name: str = "x", allow_empty: bool = False) -> np.ndarray:
         """`x` as a numpy array after the checks of `tfflows.data.check_array` against this
         model's example shape, bits and continuous space (ValueError naming the problem)."""
         return self.data_space.check_array(x, name, allow_empty)
@@ -228,7 +235,7 @@ class FlowModel(KerasTraining, keras.Model):
         return (*arguments.nonempty(x, c), arguments.both(valid, c_valid))
 
     # ----------------------------------------------------------------- the user API
-    def log_prob(self, x, condition=None, seed=None):
+    def log_prob(self, x: Data, condition: Data | None = None, seed: Seed = None) -> tf.Tensor:
         """Log-density of each example in the continuous space (nats), shape [N].
 
         Integer pixels are dequantized with seeded noise (`seed`: two integers; default
@@ -240,7 +247,14 @@ class FlowModel(KerasTraining, keras.Model):
         lp = self.distribution_for(c).log_prob(self.to_continuous(x, seed))
         return arguments.masked(lp, n, valid)
 
-    def nll(self, x, condition=None, seed=None, offset=0, global_batch=None):
+    def nll(
+        self,
+        x: Data,
+        condition: Data | None = None,
+        seed: Seed = None,
+        offset: int | tf.Tensor = 0,
+        global_batch: int | None = None,
+    ) -> tf.Tensor:
         """The data's negative log-likelihood in nats per example, [N]: the loss that
         `fit` and `tfflows.train` minimise, and the `nll` they report.
 
@@ -253,7 +267,7 @@ class FlowModel(KerasTraining, keras.Model):
         lp = self.distribution_for(c).log_prob(y)
         return arguments.masked(self.data_space.nll_from_log_prob(lp), n, valid)
 
-    def bits_per_dim(self, x, condition=None, seed=None):
+    def bits_per_dim(self, x: Data, condition: Data | None = None, seed: Seed = None) -> tf.Tensor:
         """Negative log-likelihood per dimension in bits, in the data's discrete space.
 
             bits/dim = -(log p(y) - D * num_bits * log 2) / (D log 2)
@@ -262,18 +276,22 @@ class FlowModel(KerasTraining, keras.Model):
         [0, 2^num_bits) to the unit interval, so the number compares with the literature.
         For continuous data (num_bits None) it is -log p(x) / (D log 2).
         """
-        return self.data_space.bits_from_nll(self.nll(x, condition, seed))
+        return self.bits_from_nll(self.nll(x, condition, seed))
 
     def bits_from_log_prob(self, log_prob):
         """bits/dim of the data from continuous-space log-densities (see `bits_per_dim`)."""
         return self.data_space.bits_from_nll(self.data_space.nll_from_log_prob(log_prob))
+
+    def bits_from_nll(self, nll):
+        """bits/dim from the data's NLL in nats per example: nll / (D log 2)."""
+        return self.data_space.bits_from_nll(nll)
 
     def nll_from_log_prob(self, log_prob):
         """The data's NLL in nats per example from continuous-space log-densities (see
         `nll`)."""
         return self.data_space.nll_from_log_prob(log_prob)
 
-    def draw_latent(self, n, seed=None):
+    def draw_latent(self, n: int | tf.Tensor, seed: int | tf.Tensor | None = None) -> tf.Tensor:
         """n standard-normal latents; a seed (an int, or an int64 scalar tensor) makes them
         reproducible everywhere (Philox: "auto_select" draws differently under XLA)."""
         shape = [n, *self.latent_shape]
@@ -284,7 +302,13 @@ class FlowModel(KerasTraining, keras.Model):
         seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
         return tf.random.stateless_normal(shape, seed=seed, dtype=self.compute_dtype, alg="philox")
 
-    def sample(self, n, temperature=1.0, seed=None, condition=None):
+    def sample(
+        self,
+        n: int | tf.Tensor,
+        temperature: float | tf.Tensor = 1.0,
+        seed: int | tf.Tensor | None = None,
+        condition: Data | None = None,
+    ) -> tf.Tensor:
         """n samples in the continuous space; `temperature` scales every latent's std.
 
         `seed` (an int, or an int64 scalar tensor) makes the draw reproducible (stateless
@@ -318,7 +342,9 @@ class FlowModel(KerasTraining, keras.Model):
         z, c, n = arguments.nonempty(z * tf.cast(temperature, self.compute_dtype), condition)
         return self.data_space.clip(self.flow_bijector_for(c).forward(z)[:n])
 
-    def sample_and_log_prob(self, n, seed=None, condition=None):
+    def sample_and_log_prob(
+        self, n: int, seed: int | None = None, condition: Data | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         """Samples and their log-density, in one pass (what variational inference needs)."""
         n = arguments.whole(n, "n")
         z = self.draw_latent(n, seed)
@@ -328,7 +354,9 @@ class FlowModel(KerasTraining, keras.Model):
         lp = self.base_distribution().log_prob(z) - bij.forward_log_det_jacobian(z, nd)
         return x, lp
 
-    def encode(self, x, condition=None, seed="center", form="tensor"):
+    def encode(
+        self, x: Data, condition: Data | None = None, seed: Seed = "center", form: str = "tensor"
+    ) -> tf.Tensor | list:
         """Data -> latent. `form`: "tensor" (the latent's shape), "flat" ([batch, D]) or
         "list" (one latent per scale, the factored-out ones first).
 
@@ -346,7 +374,7 @@ class FlowModel(KerasTraining, keras.Model):
             return self.flow.split_latent(z)
         raise ValueError(f'form must be "tensor", "flat" or "list", got {form!r}')
 
-    def decode(self, z, condition=None):
+    def decode(self, z: Data | list, condition: Data | None = None) -> tf.Tensor:
         """Latent (any `encode` form) -> continuous space (the flow's exact output: not
         clipped, unlike `sample`)."""
         if isinstance(z, list | tuple):
@@ -367,7 +395,7 @@ class FlowModel(KerasTraining, keras.Model):
             for layer in self.flow_layers
         )
 
-    def initialize(self, x, condition=None, seed=None):
+    def initialize(self, x: Data, condition: Data | None = None, seed: Seed = None) -> None:
         """Data-dependent initialisation (ActNorm) from one batch, data side first."""
         c = self._condition(condition)
         h = self.to_continuous(x, seed)
@@ -381,12 +409,14 @@ class FlowModel(KerasTraining, keras.Model):
         self.flow.walk(h, c, before=before)
 
     # ----------------------------------------------------------------- diagnosis
-    def trace(self, x, condition=None, seed=None):
+    def trace(self, x: Data, condition: Data | None = None, seed: Seed = None) -> list:
         """The data -> latent direction one step at a time: a list of (name, output,
         log-det) per step, data side first. What a non-finite loss is traced back with."""
         return diagnosis.trace(self, x, condition, seed)
 
-    def first_nonfinite(self, x, condition=None, seed=None):
+    def first_nonfinite(
+        self, x: Data, condition: Data | None = None, seed: Seed = None
+    ) -> str | None:
         """Where a batch first becomes non-finite in the data -> latent direction: a
         sentence naming the step (layer), or None when every output and log-det is finite."""
         return diagnosis.first_nonfinite(self, x, condition, seed)

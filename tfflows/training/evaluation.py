@@ -35,5 +35,5 @@ def evaluate_model(model, x, y=None, batch_size: int = 500) -> dict:
     return {
         "examples": int(len(nll)),
         "nll": float(nll.mean()),
-        "bits_per_dim": float(np.mean(model.data_space.bits_from_nll(nll))),
+        "bits_per_dim": float(np.mean(model.bits_from_nll(nll))),
     }

@@ -33,6 +33,7 @@ from tfflows.training.feed import DataFeed, as_splits
 from tfflows.training.files import remove_debris, temporary_name, write_text_atomic
 from tfflows.training.interrupts import StopRequest
 from tfflows.training.lock import RunLock
+from tfflows.training.protocol import Trainable
 from tfflows.training.selection import Selection
 from tfflows.training.strategies import is_chief, is_single_worker, make_strategy, worker_index
 
@@ -98,10 +99,11 @@ class Trainer:
         self.config = cfg
         self.chief = is_chief(self.strategy)
         self.out = pathlib.Path(cfg.out_dir)
-        if not hasattr(model, "nll"):
+        if not isinstance(model, Trainable):
             raise ValueError(
                 f"Trainer takes a built tfflows model, got {type(model).__name__}; build one "
-                "first, e.g. tfflows.models.Glow.for_data(x, levels=2)"
+                "first, e.g. tfflows.models.Glow.for_data(x, levels=2) (see "
+                "tfflows.training.protocol.Trainable for what a model needs)"
             )
         policy = f"mixed_{cfg.mixed_precision}" if cfg.mixed_precision else None
         self.model = _in_scope(model, self.strategy, policy)
@@ -487,7 +489,7 @@ class Trainer:
 
     def _bits(self, nll):
         """bits/dim from the data's NLL in nats per example."""
-        return float(self.model.data_space.bits_from_nll(nll))
+        return float(self.model.bits_from_nll(nll))
 
     def _epoch_report(self, log, step):
         """Test (and validation) bits/dim and a sample grid, with the EMA weights when there
