@@ -3,7 +3,9 @@
 import numpy as np
 from PIL import Image
 
-from tfflows import cli, demo, toy_data
+from tfflows import cli
+from tfflows.cli import demo
+from tfflows.data import toy_data
 
 
 def test_demo_cli_lowers_the_nll_and_writes_a_png(tmp_path):

@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfflows.data.sources import Splits, load_source
 from tfflows.models.registry import FAMILIES, build_model, model_config
 from tfflows.nets.precision import network_dtype
 from tfflows.training import checkpoints, reporting
@@ -34,7 +35,6 @@ from tfflows.training.files import remove_debris, temporary_name, write_text_ato
 from tfflows.training.interrupts import StopRequest
 from tfflows.training.lock import RunLock
 from tfflows.training.selection import Selection, carve_validation
-from tfflows.training.sources import Splits, load_source
 from tfflows.training.strategies import is_chief, is_single_worker, make_strategy, worker_index
 
 
