@@ -19,6 +19,7 @@ from tfflows.data import toy_data
 from tfflows.zoo.publish import publish
 
 ARCHITECTURE = dict(num_layers=8, hidden_units=[128, 128])
+ZOO_DIR = pathlib.Path(__file__).resolve().parents[1]  # this recipe's zoo folder
 
 
 def main():
@@ -63,6 +64,7 @@ def main():
         },
         "two_moons",
         metrics,
+        zoo_dir=ZOO_DIR,
     )
     print(json.dumps({"preset": str(target), **metrics}))
 

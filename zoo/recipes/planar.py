@@ -24,9 +24,10 @@ from tfflows import models, plotting  # noqa: E402
 from tfflows.data import energies  # noqa: E402
 from tfflows.models.registry import model_config  # noqa: E402
 from tfflows.training import fit_vi, kl_divergence  # noqa: E402
-from tfflows.zoo.publish import ZOO, publish  # noqa: E402
+from tfflows.zoo.publish import publish  # noqa: E402
 
 LAYERS, EXTENT = 32, 4.0
+ZOO_DIR = pathlib.Path(__file__).resolve().parents[1]  # this recipe's zoo folder
 
 
 def picture(model, energy, log_z, path):
@@ -103,9 +104,10 @@ def main():
             {"train": train, "eval": "tfflows.training.kl_divergence(model, energy, log_Z)"},
             "normal",
             {**metrics, "seconds_trained": round(seconds, 1)},
+            zoo_dir=ZOO_DIR,
         )
         picture(model, energy, log_z, target / "density.png")
-        (ZOO / name / "README.md").write_text(
+        (target / "README.md").write_text(
             CARD.format(
                 name=name,
                 upper=key.upper(),
