@@ -105,13 +105,13 @@ def zoo_main(name: str = "maf_moons", out: str = "out/maf_moons.png") -> float:
     return test_nll
 
 
-# Where the demo looks for CelebA 32x32 faces to score (the first that exists).
-FACE_FILES = ("celeba32.npz", "../shared/data/celeba32.npz")
+# Where the demo looks for CelebA 32x32 faces to score without --data (after $TFFLOWS_DATA).
+FACE_FILES = ("celeba32.npz",)
 
 
 def find_faces(data: str | None = None) -> pathlib.Path | None:
-    """A CelebA npz path: `data`, $TFFLOWS_DATA/celeba32.npz, or one of FACE_FILES; None if
-    none exists."""
+    """A CelebA npz path: `data`, $TFFLOWS_DATA/celeba32.npz, or one of FACE_FILES (relative to
+    the current folder); None if none exists. Only places the user names are looked at."""
     candidates = [data] if data else []
     if os.environ.get("TFFLOWS_DATA"):
         candidates.append(os.path.join(os.environ["TFFLOWS_DATA"], "celeba32.npz"))
