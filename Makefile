@@ -14,8 +14,12 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# make run scores real faces from the shared data folder of the dev machines when it is there
+# (the demo itself looks only where it is told: --data, $TFFLOWS_DATA, ./celeba32.npz).
+CELEBA ?= ../shared/data/celeba32.npz
+
 run: $(STAMP)
-	$(PY) -m tfflows.cli demo --zoo glow_celeba --out out/glow_celeba.png
+	$(PY) -m tfflows.cli demo --zoo glow_celeba --out out/glow_celeba.png $(if $(wildcard $(CELEBA)),--data $(CELEBA))
 
 test: $(STAMP)
 	$(PY) -m ruff check .

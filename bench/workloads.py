@@ -48,7 +48,7 @@ class Workload:
         if self.discrete:
             return rng.integers(0, 256, (n, *self.shape), dtype=np.uint8)
         if self.name == "realnvp2d":
-            from tfflows.toy_data import two_moons
+            from tfflows.data.toy_data import two_moons
 
             return two_moons(n, seed=seed).astype(np.float32)
         mix = rng.normal(size=(self.shape[0], self.shape[0])) / np.sqrt(self.shape[0])

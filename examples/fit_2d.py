@@ -13,7 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tfflows import models, plotting, toy_data  # noqa: E402
+from tfflows import models, plotting  # noqa: E402
+from tfflows.data import toy_data  # noqa: E402
 
 EXTENT = 4.0
 

@@ -19,7 +19,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tfflows import energies, models, plotting, vi  # noqa: E402
+from tfflows import models, plotting  # noqa: E402
+from tfflows.data import energies  # noqa: E402
+from tfflows.training import fit_vi, kl_divergence  # noqa: E402
 
 EXTENT = 4.0
 
@@ -51,8 +53,8 @@ def main():
         for c, k in enumerate(args.layers, start=1):
             model = models.PlanarFlow(2, num_layers=k)
             start = time.perf_counter()
-            vi.fit_vi(model, energy, steps=args.steps, seed=args.seed)
-            kl = vi.kl_divergence(model, energy, log_z)
+            fit_vi(model, energy, steps=args.steps, seed=args.seed)
+            kl = kl_divergence(model, energy, log_z)
             table[name][f"K={k}"] = round(kl, 4)
             print(
                 f"{name} K={k}: KL(q||p) = {kl:.4f} nats ({time.perf_counter() - start:.0f} s)",

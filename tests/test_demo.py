@@ -1,9 +1,14 @@
 """The `make run` demo: the command line trains a flow and writes its picture."""
 
+import pathlib
+import subprocess
+
 import numpy as np
 from PIL import Image
 
-from tfflows import cli, demo, toy_data
+from tfflows import cli
+from tfflows.cli import demo
+from tfflows.data import toy_data
 
 
 def test_demo_cli_lowers_the_nll_and_writes_a_png(tmp_path):
@@ -80,3 +85,50 @@ def test_demo_of_an_mnist_preset_scores_its_own_data_not_faces(tmp_path, capsys)
     expected = evaluate_model(zoo.load("glow_mnist"), digits[..., None])["bits_per_dim"]
     np.testing.assert_allclose(result["bits_per_dim"], expected, rtol=1e-6)
     assert "real test images" in capsys.readouterr().out
+
+
+def test_the_demo_looks_for_faces_only_where_the_user_says(tmp_path, monkeypatch):
+    """--data, $TFFLOWS_DATA and ./celeba32.npz; never a folder next to the checkout."""
+    shared = tmp_path / "shared" / "data" / "celeba32.npz"
+    shared.parent.mkdir(parents=True)
+    shared.write_bytes(b"")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.delenv("TFFLOWS_DATA", raising=False)
+    assert demo.find_faces() is None  # ../shared/data/celeba32.npz exists, but is not named
+    monkeypatch.setenv("TFFLOWS_DATA", str(shared.parent))
+    assert demo.find_faces() == shared
+    monkeypatch.delenv("TFFLOWS_DATA")
+    (here / "celeba32.npz").write_bytes(b"")
+    assert demo.find_faces() == pathlib.Path("celeba32.npz")
+    assert demo.find_faces(str(shared)) == shared
+
+
+def test_make_run_passes_the_shared_faces_only_when_they_exist(tmp_path):
+    """`make run` on a fresh machine (no ../shared) runs the demo without --data."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    faces = tmp_path / "celeba32.npz"
+
+    def run_command(celeba):
+        dry = subprocess.run(
+            ["make", "-n", "-s", "run", f"VENV={tmp_path / 'venv'}", f"CELEBA={celeba}"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return [line for line in dry.stdout.splitlines() if "tfflows.cli demo" in line]
+
+    (absent,) = run_command(faces)
+    assert absent.split()[-4:] == ["--zoo", "glow_celeba", "--out", "out/glow_celeba.png"]
+    faces.write_bytes(b"")
+    (present,) = run_command(faces)
+    assert present.split()[-6:] == [
+        "--zoo",
+        "glow_celeba",
+        "--out",
+        "out/glow_celeba.png",
+        "--data",
+        str(faces),
+    ]

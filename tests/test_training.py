@@ -10,13 +10,13 @@ from PIL import Image
 
 from tfflows import data, models
 from tfflows.cli import model_to_train
+from tfflows.data import load_source
 from tfflows.training import (
     BatchOrder,
     NonFiniteLossError,
     TrainConfig,
     Trainer,
     evaluate_model,
-    load_source,
     train,
 )
 from tfflows.training.evaluation import _scorer
@@ -238,7 +238,8 @@ def test_xla_auto_measures_once_and_a_resumed_run_keeps_the_choice(tmp_path):
 
 
 def test_a_zoo_preset_name_fine_tunes_its_trained_weights(tmp_path):
-    from tfflows import toy_data, zoo
+    from tfflows import zoo
+    from tfflows.data import toy_data
 
     spec = get_preset("maf_moons").spec["check"]
     trainer = Trainer(
@@ -283,7 +284,7 @@ def test_ema_warms_up_so_early_weights_fade_out(tmp_path):
 
 
 def test_learning_curves_read_a_log_that_a_kill_cut_off(tmp_path):
-    from tfflows.training.curves import read_scalars
+    from tfflows.plotting import read_scalars
 
     for run in range(2):  # a killed run's events file, then its resume's
         writer = tf.summary.create_file_writer(str(tmp_path / "logs" / str(run)))

@@ -5,7 +5,9 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tfflows import energies, models, vi
+from tfflows import models
+from tfflows.data import energies
+from tfflows.training import variational as vi
 
 
 def test_log_normalizer_of_a_gaussian_energy():

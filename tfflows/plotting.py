@@ -1,11 +1,20 @@
-"""Pictures: image grids (Pillow) and 2-D densities (matplotlib)."""
+"""Pictures: image grids (Pillow), 2-D densities, and learning curves from a training run's
+TensorBoard logs (matplotlib; the model cards' curve.png)."""
 
+import os
 import pathlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from PIL import Image
 
-def image_grid(images, columns=8, padding=2, background=255):
+
+def image_grid(
+    images: np.ndarray, columns: int = 8, padding: int = 2, background: int = 255
+) -> "Image.Image":
     """uint8 images [N, H, W, C] (C = 1 or 3) -> one PIL image, `columns` per row."""
     from PIL import Image
 
@@ -26,7 +35,9 @@ def image_grid(images, columns=8, padding=2, background=255):
     return Image.fromarray(grid[..., 0] if c == 1 else grid)
 
 
-def save_image_grid(images, path, columns=8, scale=1):
+def save_image_grid(
+    images: np.ndarray, path: str | os.PathLike, columns: int = 8, scale: int = 1
+) -> pathlib.Path:
     """Writes `image_grid(images, columns)` to `path` (PNG), enlarged `scale` times."""
     from PIL import Image
 
@@ -39,8 +50,72 @@ def save_image_grid(images, path, columns=8, scale=1):
     return path
 
 
-def density_grid(log_prob_fn, extent, size=300):
+def density_grid(
+    log_prob_fn: Callable[[np.ndarray], np.ndarray], extent: float, size: int = 300
+) -> np.ndarray:
     """exp(log_prob) on a size x size grid over [-extent, extent]^2 (rows = y)."""
     axis = np.linspace(-extent, extent, size, dtype=np.float32)
     points = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
     return np.exp(np.asarray(log_prob_fn(points))).reshape(size, size)
+
+
+def read_scalars(
+    run_dir: str | os.PathLike, tag: str = "test/bits_per_dim"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of one scalar over all the run's event files, sorted by step; a step
+    logged twice (a resumed run repeating a step) keeps its last value. Every resume appends a
+    new events file to RUN_DIR/logs; all of them are read, a killed run's cut-off last record
+    aside."""
+    import tensorflow as tf
+
+    files = sorted(pathlib.Path(run_dir, "logs").glob("events.out.tfevents.*"))
+    if not files:
+        raise FileNotFoundError(f"no TensorBoard event files in {pathlib.Path(run_dir, 'logs')}")
+    points = {}
+    for path in files:
+        records = iter(tf.data.TFRecordDataset(str(path)))
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                break
+            except tf.errors.DataLossError:
+                # A run killed while its writer flushed ends its file in half a record: the
+                # records before it are whole (each has its own crc), as TensorBoard reads.
+                break
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.tag == tag:
+                    points[int(event.step)] = float(tf.make_ndarray(value.tensor))
+    steps = np.array(sorted(points), dtype=np.int64)
+    return steps, np.array([points[s] for s in steps], dtype=np.float64)
+
+
+def plot_curves(
+    runs: Mapping[str, str | os.PathLike],
+    path: str | os.PathLike,
+    tag: str = "test/bits_per_dim",
+    steps_per_epoch: int | None = None,
+    title: str | None = None,
+) -> str | os.PathLike:
+    """Draws `tag` against steps (or epochs) for {label: run_dir} into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    for label, run_dir in runs.items():
+        steps, values = read_scalars(run_dir, tag)
+        x = steps / steps_per_epoch if steps_per_epoch else steps
+        ax.plot(x, values, marker="o", markersize=3, label=f"{label} (last {values[-1]:.3f})")
+    ax.set_xlabel("epoch" if steps_per_epoch else "step")
+    ax.set_ylabel(tag.replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

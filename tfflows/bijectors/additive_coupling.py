@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from tfflows.bijectors._base import ConstantLogDet, FlowBijector
-from tfflows.bijectors._coupling import CouplingBijector
+from tfflows.bijectors.coupling_masks import CouplingBijector
 
 
 class AdditiveCoupling(ConstantLogDet, CouplingBijector, FlowBijector):

@@ -3,8 +3,8 @@
 import tensorflow as tf
 
 from tfflows.bijectors._base import FlowBijector
-from tfflows.bijectors._coupling import CouplingBijector
 from tfflows.bijectors._util import bounded_log_scale, saturate
+from tfflows.bijectors.coupling_masks import CouplingBijector
 
 SCALES = ("exp", "sigmoid")
 

@@ -1,20 +1,33 @@
-"""Input pipelines and the discrete-data transforms of flows.
+"""Data: loading, pipelines, the discrete-data transforms of flows, and synthetic targets.
 
-Pipelines yield data as data sets store it (uint8 images, optional integer labels);
-`FlowModel` dequantizes inside, with seeded noise, so every pipeline feeds every model.
+- `sources`: data sets in memory (`load_source` -> train/test `Splits`, `load_npz`).
+- `pipelines`: streaming `tf.data` pipelines (numpy arrays, image folders, tfds).
+- `quantization`, `validation`: dequantization, n-bit reduction, input checks.
+- `toy_data`: 2-D toy data sets (two moons, rings); `energies`: the 2-D targets U1..U4 of
+  variational inference (Rezende & Mohamed 2015) and their log Z.
+
+Loaders yield data as data sets store it (uint8 images, optional integer labels);
+`FlowModel` dequantizes inside, with seeded noise, so every loader feeds every model.
 """
 
-from tfflows.data.pipelines import from_image_folder, from_numpy, from_tfds, load_npz
+from tfflows.data.pipelines import from_image_folder, from_numpy, from_tfds
 from tfflows.data.quantization import dequantize, reduce_bits, to_uint8
+from tfflows.data.sources import Splits, load_npz, load_source, split_every
+from tfflows.data.toy_data import rings, two_moons
 from tfflows.data.validation import check_array
 
 __all__ = [
+    "Splits",
     "check_array",
     "dequantize",
     "from_image_folder",
     "from_numpy",
     "from_tfds",
     "load_npz",
+    "load_source",
     "reduce_bits",
+    "rings",
+    "split_every",
     "to_uint8",
+    "two_moons",
 ]

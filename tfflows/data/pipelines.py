@@ -1,6 +1,12 @@
-"""tf.data pipelines from numpy arrays, image folders, tensorflow-datasets and npz files."""
+"""Streaming tf.data pipelines from numpy arrays, image folders and tensorflow-datasets.
 
+The in-memory loaders (npz files, `load_source`'s train/test splits) are in
+`tfflows.data.sources`.
+"""
+
+import os
 import pathlib
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -17,15 +23,15 @@ def _batched(ds, batch_size, shuffle, seed, buffer, drop_remainder):
 
 
 def from_numpy(
-    x,
-    y=None,
-    batch_size=64,
-    shuffle=True,
-    seed=0,
-    drop_remainder=False,
-    event_shape=None,
-    num_bits=8,
-):
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int = 0,
+    drop_remainder: bool = False,
+    event_shape: Sequence[int] | None = None,
+    num_bits: int | None = 8,
+) -> tf.data.Dataset:
     """A shuffled, batched, prefetched data set of (x) or (x, y) from arrays.
 
     `x` is validated first (see `check_array`); uint8 stays uint8 (models dequantize).
@@ -40,8 +46,14 @@ def from_numpy(
 
 
 def from_image_folder(
-    directory, image_size=None, batch_size=64, shuffle=True, seed=0, labels=None, color_mode="rgb"
-):
+    directory: str | os.PathLike,
+    image_size: Sequence[int] | None = None,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int = 0,
+    labels: str | None = None,
+    color_mode: str = "rgb",
+) -> tf.data.Dataset:
     """Images under `directory` (any depth; png, jpg, bmp, gif) as uint8 batches.
 
     Uses `keras.utils.image_dataset_from_directory`. `labels="inferred"` yields
@@ -85,16 +97,16 @@ def from_image_folder(
 
 
 def from_tfds(
-    name,
-    split="train",
-    batch_size=64,
-    shuffle=True,
-    seed=0,
-    data_dir=None,
-    image_key="image",
-    label_key=None,
-    download=False,
-):
+    name: str,
+    split: str = "train",
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int = 0,
+    data_dir: str | os.PathLike | None = None,
+    image_key: str = "image",
+    label_key: str | None = None,
+    download: bool = False,
+) -> tf.data.Dataset:
     """A tensorflow-datasets data set (e.g. "mnist", "celeb_a") as uint8 image batches.
 
     This is the real `tfds.load` path; `download=False` by default because machines without
@@ -113,11 +125,3 @@ def from_tfds(
     if ds.cardinality() == 0:
         raise ValueError(f"tfds data set {name!r} split {split!r} is empty")
     return _batched(ds, batch_size, shuffle, seed, 10_000, False)
-
-
-def load_npz(path, key="x"):
-    """One array from an npz file (no pickle), with a clear error for a missing key."""
-    with np.load(path, allow_pickle=False) as archive:
-        if key not in archive:
-            raise ValueError(f"{path} has no array {key!r}; it has {sorted(archive.files)}")
-        return archive[key]

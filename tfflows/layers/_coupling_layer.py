@@ -1,6 +1,6 @@
 """Shared build logic of the additive and affine coupling layers."""
 
-from tfflows.bijectors._coupling import check_mask, split_sizes, transformed_channels
+from tfflows.bijectors.coupling_masks import check_mask, split_sizes, transformed_channels
 from tfflows.layers._conditioner import make_conditioner
 from tfflows.layers.flow_layer import FlowLayer
 

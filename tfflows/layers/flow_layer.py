@@ -2,7 +2,7 @@
 
 import keras
 
-from tfflows.nets._condition import check_condition_shape
+from tfflows.nets.conditions import check_condition_shape
 
 
 class FlowLayer(keras.layers.Layer):

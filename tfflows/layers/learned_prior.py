@@ -5,7 +5,7 @@ from keras import ops
 
 from tfflows import bijectors
 from tfflows.layers.flow_layer import FlowLayer
-from tfflows.nets._condition import require_condition, zeros
+from tfflows.nets.conditions import require_condition, zeros
 
 
 @keras.saving.register_keras_serializable(package="tfflows")

@@ -2,12 +2,20 @@
 
 Every network's last layer is zero-initialised, so every flow step starts at (or, for
 Glow's sigmoid coupling, next to) the identity, and every network takes an optional
-condition input.
+condition input (`tfflows.nets.conditions` checks it).
 """
 
+from tfflows.nets.conditions import check_condition_shape, require_condition
 from tfflows.nets.conv_net import ConvNet
 from tfflows.nets.made import MADE
 from tfflows.nets.masked_dense import MaskedDense
 from tfflows.nets.mlp import MLP
 
-__all__ = ["MLP", "ConvNet", "MADE", "MaskedDense"]
+__all__ = [
+    "MLP",
+    "ConvNet",
+    "MADE",
+    "MaskedDense",
+    "check_condition_shape",
+    "require_condition",
+]

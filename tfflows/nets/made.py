@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfflows.nets._condition import check_condition_shape, require_condition, zeros
+from tfflows.nets.conditions import check_condition_shape, require_condition, zeros
 from tfflows.nets.masked_dense import MaskedDense
 
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from tfflows.nets._condition import check_condition_shape, require_condition, zeros
+from tfflows.nets.conditions import check_condition_shape, require_condition, zeros
 
 
 @keras.saving.register_keras_serializable(package="tfflows")

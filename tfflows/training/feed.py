@@ -5,9 +5,9 @@ import pathlib
 
 import numpy as np
 
+from tfflows.data.sources import Splits, load_source
 from tfflows.training.batches import BatchOrder, flip_horizontally
 from tfflows.training.selection import carve_validation
-from tfflows.training.sources import Splits, load_source
 
 
 def as_splits(data, test_data=None) -> Splits:

@@ -14,7 +14,7 @@ those values changed by 3e-5 relative with the machine's load). `check_inputs` r
       the model's own samples (seed, temperature 0.5) as the data stores them (uint8 pixels
       for image models), in `data` as base64 of the raw bytes (C order, little-endian).
       Image presets.
-  {"kind": "two_moons", "n", "seed", "log_prob"}: `tfflows.toy_data.two_moons(n, seed=seed)`.
+  {"kind": "two_moons", "n", "seed", "log_prob"}: `tfflows.data.toy_data.two_moons(n, seed=seed)`.
   {"kind": "normal", "n", "seed", "log_prob"}: standard normal vectors (numpy's seeded
       generator), for 2-D presets whose density covers them (planar_u1..u4).
   {"kind": "pixels", ...}: uniform random uint8 pixels; read for old presets, no longer
@@ -83,7 +83,7 @@ def check_batch(model, kind, n, seed):
     if kind == "normal":
         return rng.normal(size=(n, *model.data_shape)).astype(np.float32)
     if kind == "two_moons":
-        from tfflows.toy_data import two_moons
+        from tfflows.data.toy_data import two_moons
 
         return two_moons(n, seed=seed)
     if kind == "samples":

@@ -2,7 +2,7 @@
 
     python zoo/recipes/maf_moons.py --out runs/maf_moons
 
-Data: `tfflows.toy_data.two_moons(20000, seed=0)` to train, a separate 5,000 points
+Data: `tfflows.data.toy_data.two_moons(20000, seed=0)` to train, a separate 5,000 points
 (seed=1) to test. Then `python -m tfflows.zoo.publish` records weights, sha256, metrics and
 the check batch in zoo/maf_moons/preset.json. The data is written to OUT/moons.npz
 (x_train, x_test), which `tfflows eval maf_moons --data OUT/moons.npz` scores.
@@ -15,10 +15,12 @@ import pathlib
 import keras
 import numpy as np
 
-from tfflows import models, toy_data, train
+from tfflows import models, train
+from tfflows.data import toy_data
 from tfflows.zoo.publish import publish
 
 ARCHITECTURE = dict(num_layers=8, hidden_units=[128, 128])
+ZOO_DIR = pathlib.Path(__file__).resolve().parents[1]  # this recipe's zoo folder
 
 
 def main():
@@ -55,7 +57,7 @@ def main():
         args.out,
         "maf_moons",
         "MAF (8 MADE layers of 2x128, reverse permutations) on 2-D two moons",
-        "tfflows.toy_data.two_moons: 20,000 training points (seed 0), 5,000 test (seed 1)",
+        "tfflows.data.toy_data.two_moons: 20,000 training points (seed 0), 5,000 test (seed 1)",
         "synthetic data, no license restrictions; weights Apache-2.0",
         {
             "train": f"python zoo/recipes/maf_moons.py --out {args.out} --steps {args.steps}",
@@ -63,6 +65,7 @@ def main():
         },
         "two_moons",
         metrics,
+        zoo_dir=ZOO_DIR,
     )
     print(json.dumps({"preset": str(target), **metrics}))
 

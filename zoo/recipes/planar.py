@@ -3,7 +3,7 @@ inference to the energies U1-U4 of Rezende & Mohamed (2015, Figure 3).
 
     python zoo/recipes/planar.py --out runs [--steps 10000]
 
-Each fit: `tfflows.vi.fit_vi` (annealed free energy, Adam 5e-3 with cosine decay, batch 256,
+Each fit: `tfflows.training.fit_vi` (annealed free energy, Adam 5e-3 with cosine decay, batch 256,
 seed 0); then KL(q || p) = E_q[log q + U] + log Z from 100,000 samples (seed 1), log Z
 integrated on a grid. Writes runs/planar_uN/ and zoo/planar_uN/ (preset, card, picture).
 """
@@ -20,11 +20,14 @@ import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tfflows import energies, models, plotting, vi  # noqa: E402
+from tfflows import models, plotting  # noqa: E402
+from tfflows.data import energies  # noqa: E402
 from tfflows.models.registry import model_config  # noqa: E402
-from tfflows.zoo.publish import ZOO, publish  # noqa: E402
+from tfflows.training import fit_vi, kl_divergence  # noqa: E402
+from tfflows.zoo.publish import publish  # noqa: E402
 
 LAYERS, EXTENT = 32, 4.0
+ZOO_DIR = pathlib.Path(__file__).resolve().parents[1]  # this recipe's zoo folder
 
 
 def picture(model, energy, log_z, path):
@@ -45,9 +48,9 @@ def picture(model, energy, log_z, path):
 CARD_ROWS = [
     "| model | `PlanarFlow(2, num_layers={layers})` over a standard normal: {params} parameters |",
     "| target | exp(-{upper}(z)) of Rezende & Mohamed (2015, Figure 3; "
-    "`tfflows.energies.{key}`), log Z = {log_z:.4f} integrated on a grid |",
-    "| training | `{train}`: `tfflows.vi.fit_vi`, reverse KL with beta annealed from 0.01 to 1 "
-    "over 2,000 steps, Adam 5e-3 with cosine decay, batch 256, {steps:,} steps, seed 0; "
+    "`tfflows.data.energies.{key}`), log Z = {log_z:.4f} integrated on a grid |",
+    "| training | `{train}`: `tfflows.training.fit_vi`, reverse KL with beta annealed from 0.01 "
+    "to 1 over 2,000 steps, Adam 5e-3 with cosine decay, batch 256, {steps:,} steps, seed 0; "
     "{seconds:.0f} s on the 2-core CPU |",
     "| result | **KL(q &#124;&#124; p) = {kl:.4f} nats**, from 100,000 samples of q (seed 1) |",
     "| weights | `model.weights.h5`, sha256 in `preset.json` |",
@@ -81,9 +84,9 @@ def main():
         keras.utils.set_random_seed(0)  # the initial weights too, not only the fit
         model = models.PlanarFlow(2, num_layers=LAYERS)
         start = time.perf_counter()
-        vi.fit_vi(model, energy, steps=args.steps, seed=0, progress=False)
+        fit_vi(model, energy, steps=args.steps, seed=0, progress=False)
         seconds = time.perf_counter() - start
-        kl = vi.kl_divergence(model, energy, log_z)
+        kl = kl_divergence(model, energy, log_z)
         run = pathlib.Path(args.out) / name
         run.mkdir(parents=True, exist_ok=True)
         (run / "model.json").write_text(json.dumps(model_config(model), indent=2))
@@ -96,14 +99,15 @@ def main():
             run,
             name,
             f"{LAYERS} planar layers fitted by variational inference to {key.upper()}",
-            f"no data: the analytic energy {key.upper()} (tfflows.energies.{key})",
+            f"no data: the analytic energy {key.upper()} (tfflows.data.energies.{key})",
             "weights Apache-2.0",
-            {"train": train, "eval": "tfflows.vi.kl_divergence(model, energy, log_Z)"},
+            {"train": train, "eval": "tfflows.training.kl_divergence(model, energy, log_Z)"},
             "normal",
             {**metrics, "seconds_trained": round(seconds, 1)},
+            zoo_dir=ZOO_DIR,
         )
         picture(model, energy, log_z, target / "density.png")
-        (ZOO / name / "README.md").write_text(
+        (target / "README.md").write_text(
             CARD.format(
                 name=name,
                 upper=key.upper(),

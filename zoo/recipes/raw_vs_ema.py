@@ -8,7 +8,8 @@ import argparse
 import json
 import pathlib
 
-from tfflows.training import Trainer, evaluate_model, load_source
+from tfflows.data import load_source
+from tfflows.training import Trainer, evaluate_model
 from tfflows.training.config import TrainConfig
 
 

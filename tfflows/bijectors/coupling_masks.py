@@ -9,17 +9,35 @@ parameters computed from the unchanged part. Two ways of choosing the parts:
 - "alternating" (vectors) / "checkerboard" (images): a binary mask `b` over the event; the
   conditioner sees `b * x` and returns parameters for every position, of which only the
   positions where `b == 0` are used. Real NVP's checkerboard mask.
+
+Public because the coupling layers (`tfflows.layers`) size their conditioners with the same
+rules. `CouplingBijector` is a mixin, not a Bijector: the coupling bijectors inherit it.
 """
+
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from tfflows.bijectors._util import record_forward_ldj, record_inverse_ldj, sum_event
 
+__all__ = [
+    "MASKS",
+    "CouplingBijector",
+    "binary_mask",
+    "check_mask",
+    "merge",
+    "split",
+    "split_sizes",
+    "transformed_channels",
+]
+
 MASKS = ("channel", "half", "alternating", "checkerboard")
 
 
-def check_mask(mask, parity, event_ndims):
+def check_mask(mask: str, parity: int, event_ndims: int) -> str:
+    """The canonical mask name ("half" becomes "channel"), after checking that `mask` is one
+    of MASKS, `parity` 0 or 1, and the mask fits events of `event_ndims` dimensions."""
     if mask not in MASKS:
         raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
     if parity not in (0, 1):
@@ -31,7 +49,7 @@ def check_mask(mask, parity, event_ndims):
     return "channel" if mask == "half" else mask
 
 
-def split_sizes(channels):
+def split_sizes(channels: int) -> tuple[int, int]:
     """Sizes (first, second) of the channel split; the first half takes the extra channel."""
     if channels < 2:
         raise ValueError(f"a channel coupling needs at least 2 channels, got {channels}")
@@ -39,7 +57,7 @@ def split_sizes(channels):
     return first, channels - first
 
 
-def binary_mask(mask, parity, event_shape, dtype):
+def binary_mask(mask: str, parity: int, event_shape: Sequence[int], dtype: tf.DType) -> tf.Tensor:
     """The 0/1 mask (1 = conditioning position) for the alternating and checkerboard masks."""
     if mask == "alternating":
         (d,) = event_shape
@@ -51,18 +69,19 @@ def binary_mask(mask, parity, event_shape, dtype):
     return tf.constant(b, dtype=dtype)
 
 
-def split(x, parity):
+def split(x: tf.Tensor, parity: int) -> tuple[tf.Tensor, tf.Tensor]:
     """Returns (conditioning part, transformed part) for the channel mask."""
     first, second = split_sizes(x.shape[-1])
     a, b = tf.split(x, [first, second], axis=-1)
     return (a, b) if parity == 0 else (b, a)
 
 
-def merge(cond, trans, parity):
+def merge(cond: tf.Tensor, trans: tf.Tensor, parity: int) -> tf.Tensor:
+    """The inverse of `split`: the channel-mask parts back in their places."""
     return tf.concat([cond, trans] if parity == 0 else [trans, cond], axis=-1)
 
 
-def transformed_channels(mask, parity, channels):
+def transformed_channels(mask: str, parity: int, channels: int) -> int:
     """How many channels the conditioner's parameters describe (per parameter kind)."""
     if mask == "channel":
         first, second = split_sizes(channels)

@@ -1,12 +1,25 @@
-"""Variational inference with flow posteriors: fit q to an unnormalised target exp(-U)."""
+"""Variational inference with flow posteriors: fit q to an unnormalised target exp(-U).
+
+The reverse-KL training loop of tfflows (maximum likelihood is `tfflows.training.trainer`);
+the 2-D targets U1..U4 are in `tfflows.data.energies`.
+"""
+
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from tfflows.data.energies import Energy
 
-def reverse_kl_terms(model, energy, n, beta=1.0):
+if TYPE_CHECKING:
+    from tfflows.models import FlowModel
+
+
+def reverse_kl_terms(
+    model: "FlowModel", energy: Energy, n: int, beta: float | tf.Tensor = 1.0
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Monte-Carlo estimate of E_q[log q(z) + beta * U(z)] (the free energy) and its parts."""
     z, log_q = model.sample_and_log_prob(n)
     u = energy(z)
@@ -14,15 +27,15 @@ def reverse_kl_terms(model, energy, n, beta=1.0):
 
 
 def fit_vi(
-    model,
-    energy,
-    steps=10_000,
-    batch_size=256,
-    learning_rate=5e-3,
-    anneal_steps=2_000,
-    seed=0,
-    progress=True,
-):
+    model: "FlowModel",
+    energy: Energy,
+    steps: int = 10_000,
+    batch_size: int = 256,
+    learning_rate: float = 5e-3,
+    anneal_steps: int = 2_000,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
     """Minimises the (annealed) free energy F = E_q[log q(z) + beta_t U(z)] with Adam.
 
     beta_t rises linearly from 0.01 to 1 over `anneal_steps`, as in Rezende & Mohamed's
@@ -52,7 +65,9 @@ def fit_vi(
     return losses
 
 
-def kl_divergence(model, energy, log_z, n=100_000, seed=1):
+def kl_divergence(
+    model: "FlowModel", energy: Energy, log_z: float, n: int = 100_000, seed: int = 1
+) -> float:
     """KL(q || p) = E_q[log q(z) + U(z)] + log Z, averaged over n samples of q."""
     z, log_q = model.sample_and_log_prob(n, seed=seed)
     return float(tf.reduce_mean(log_q + energy(z))) + log_z

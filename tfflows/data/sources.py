@@ -1,8 +1,10 @@
-"""Training data from a source name: an npz file, an image folder, or `tfds:NAME`.
+"""Data sets in memory, as numpy arrays: `load_source` reads a source name (an npz file, an
+image folder, or `tfds:NAME`) into train and test `Splits`; `load_npz` reads one array.
 
-Everything is loaded into memory as numpy arrays: the trainer then decides the order of
-examples itself (see `batches.py`), which is what makes an interrupted run resume on the very
-batch it would have read next. Data sets that do not fit in memory are out of scope here.
+Everything is loaded into memory: the trainer then decides the order of examples itself (see
+`tfflows.training.batches`), which is what makes an interrupted run resume on the very batch
+it would have read next. Data sets that do not fit in memory are out of scope here; the
+streaming `tf.data` pipelines are in `tfflows.data.pipelines`.
 """
 
 import dataclasses
@@ -16,6 +18,8 @@ from tfflows.data.pipelines import from_image_folder
 
 @dataclasses.dataclass
 class Splits:
+    """A data set's train and test examples (and labels), and how the test split was made."""
+
     train_x: np.ndarray
     test_x: np.ndarray | None = None
     train_y: np.ndarray | None = None
@@ -23,18 +27,18 @@ class Splits:
     description: str = ""
 
 
-def _with_channel_axis(x):
+def _with_channel_axis(x: np.ndarray) -> np.ndarray:
     # Grayscale image sets (MNIST) store [N, H, W]; image models want [N, H, W, 1].
     return x[..., None] if x.ndim == 3 and np.issubdtype(x.dtype, np.integer) else x
 
 
-def split_every(n, test_every, ids=None):
+def split_every(n: int, test_every: int, ids: np.ndarray | None = None) -> np.ndarray:
     """Boolean test mask: examples whose id (or index) is divisible by `test_every`."""
     keys = np.arange(n) if ids is None else np.asarray(ids)
     return keys % test_every == 0
 
 
-def load_source(spec, test_every=10):
+def load_source(spec: str | os.PathLike, test_every: int = 10) -> Splits:
     """Loads a data source into `Splits`.
 
     - `path.npz`: arrays `x_train`/`x_test` (and `y_train`/`y_test`) when present;
@@ -81,7 +85,7 @@ def load_source(spec, test_every=10):
     )
 
 
-def _load_folder(path, test_every):
+def _load_folder(path: pathlib.Path, test_every: int) -> Splits:
     ds = from_image_folder(path, batch_size=256, shuffle=False, labels="inferred")
     xs, ys = [], []
     for images, labels in ds.as_numpy_iterator():
@@ -92,7 +96,7 @@ def _load_folder(path, test_every):
     return Splits(x[~test], x[test], y[~test], y[test], f"{path}: test = every {test_every}th")
 
 
-def _load_tfds(name):
+def _load_tfds(name: str) -> Splits:
     import tensorflow_datasets as tfds
 
     data_dir = os.environ.get("TFDS_DATA_DIR")
@@ -115,3 +119,11 @@ def _load_tfds(name):
         None if test is None else test.get("label"),
         f"tfds {name}: train / test",
     )
+
+
+def load_npz(path: str | os.PathLike, key: str = "x") -> np.ndarray:
+    """One array from an npz file (no pickle), with a clear error for a missing key."""
+    with np.load(path, allow_pickle=False) as archive:
+        if key not in archive:
+            raise ValueError(f"{path} has no array {key!r}; it has {sorted(archive.files)}")
+        return archive[key]

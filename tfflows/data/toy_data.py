@@ -1,9 +1,11 @@
 """Two-dimensional toy data sets for demos, tests and docs."""
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
-def two_moons(n, noise=0.05, seed=0):
+def two_moons(n: int, noise: float = 0.05, seed: int = 0) -> np.ndarray:
     """Two interleaved half circles (as scikit-learn's make_moons), float32 [n, 2]."""
     rng = np.random.default_rng(seed)
     t = rng.uniform(0.0, np.pi, n)
@@ -14,7 +16,9 @@ def two_moons(n, noise=0.05, seed=0):
     return ((pts - [0.5, 0.25]) * 2.0).astype(np.float32)
 
 
-def rings(n, radii=(1.0, 2.0, 3.0), noise=0.08, seed=0):
+def rings(
+    n: int, radii: Sequence[float] = (1.0, 2.0, 3.0), noise: float = 0.08, seed: int = 0
+) -> np.ndarray:
     """Concentric rings with as many points per ring as its radius asks, float32 [n, 2]."""
     rng = np.random.default_rng(seed)
     radii = np.asarray(radii, dtype=np.float64)

@@ -1,7 +1,7 @@
-"""The demo jobs: `faces_main` loads the pretrained `glow_celeba` from the zoo, writes a
-grid of samples and scores real faces (what `make run` does); `zoo_main` does the same for a
-2-D preset such as `maf_moons` (density plot); `main` fits a Real NVP flow to two moons with
-`fit`.
+"""The jobs of `tfflows demo`: `faces_main` loads the pretrained `glow_celeba` from the zoo,
+writes a grid of samples and scores real faces (what `make run` does); `zoo_main` does the
+same for a 2-D preset such as `maf_moons` (density plot); `main` fits a Real NVP flow to two
+moons with `fit`.
 """
 
 import os
@@ -11,17 +11,25 @@ import time
 import keras
 import numpy as np
 
-from tfflows import models, plotting, toy_data
+from tfflows import models, plotting
+from tfflows.data.toy_data import two_moons
 
 EXTENT = 3.5
 
 
-def build_flow():
+def build_flow() -> models.RealNVP:
     """Real NVP with 8 affine couplings of 2 x 128 hidden units."""
     return models.RealNVP((2,), num_couplings=8, hidden=[128, 128])
 
 
-def fit(model, data, num_steps=4000, batch_size=256, learning_rate=1e-3, verbose=1):
+def fit(
+    model: keras.Model,
+    data: np.ndarray,
+    num_steps: int = 4000,
+    batch_size: int = 256,
+    learning_rate: float = 1e-3,
+    verbose: int = 1,
+) -> keras.callbacks.History:
     """Maximum likelihood with Adam and a cosine-decayed learning rate, for about
     `num_steps` steps (whole epochs); returns the Keras history."""
     epochs = max(1, round(num_steps * batch_size / len(data)))
@@ -31,7 +39,9 @@ def fit(model, data, num_steps=4000, batch_size=256, learning_rate=1e-3, verbose
     return model.fit(data, batch_size=batch_size, epochs=epochs, verbose=verbose)
 
 
-def plot(model, data, path):
+def plot(model: keras.Model, data: np.ndarray, path: str | os.PathLike) -> float:
+    """Draws the data, the model's density and its samples side by side into `path` (PNG);
+    returns the density's mass on the plotted square (near 1 when the plot shows it all)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,13 +65,15 @@ def plot(model, data, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return density.sum() * (2 * EXTENT / 299) ** 2
+    return float(density.sum() * (2 * EXTENT / 299) ** 2)
 
 
-def main(out="out/two_moons.png", num_steps=4000, seed=0):
+def main(out: str = "out/two_moons.png", num_steps: int = 4000, seed: int = 0) -> float:
+    """Fits `build_flow()` to 20,000 moons, prints its test NLL, plots it to `out`; returns the
+    test NLL in nats."""
     keras.utils.set_random_seed(seed)
-    train = toy_data.two_moons(20000, seed=seed)
-    test = toy_data.two_moons(5000, seed=seed + 1)
+    train = two_moons(20000, seed=seed)
+    test = two_moons(5000, seed=seed + 1)
     model = build_flow()
     start = time.perf_counter()
     history = fit(model, train, num_steps=num_steps, verbose=2)
@@ -78,27 +90,28 @@ def main(out="out/two_moons.png", num_steps=4000, seed=0):
     return test_nll
 
 
-def zoo_main(name="maf_moons", out="out/maf_moons.png"):
+def zoo_main(name: str = "maf_moons", out: str = "out/maf_moons.png") -> float:
     """Loads a 2-D zoo preset (offline, sha256-checked), plots it, and scores fresh moons
     drawn like its test set (5,000 points, seed 1)."""
     from tfflows import zoo
 
     model = zoo.load(name, progress=False)
-    test = toy_data.two_moons(5000, seed=1)
+    test = two_moons(5000, seed=1)
     test_nll = -float(np.mean(model.log_prob(test)))
-    mass = plot(model, toy_data.two_moons(2000, seed=0), out)
+    mass = plot(model, two_moons(2000, seed=0), out)
     print(f"loaded {name} from the zoo ({model.count_params():,} parameters)")
     print(f"test NLL {test_nll:.4f} nats on 5,000 fresh moons; density mass {mass:.3f}")
     print(f"wrote {out}")
     return test_nll
 
 
-# Where the demo looks for CelebA 32x32 faces to score (the first that exists).
-FACE_FILES = ("celeba32.npz", "../shared/data/celeba32.npz")
+# Where the demo looks for CelebA 32x32 faces to score without --data (after $TFFLOWS_DATA).
+FACE_FILES = ("celeba32.npz",)
 
 
-def find_faces(data=None):
-    """A CelebA npz path: `data`, $TFFLOWS_DATA/celeba32.npz, or one of FACE_FILES."""
+def find_faces(data: str | None = None) -> pathlib.Path | None:
+    """A CelebA npz path: `data`, $TFFLOWS_DATA/celeba32.npz, or one of FACE_FILES (relative to
+    the current folder); None if none exists. Only places the user names are looked at."""
     candidates = [data] if data else []
     if os.environ.get("TFFLOWS_DATA"):
         candidates.append(os.path.join(os.environ["TFFLOWS_DATA"], "celeba32.npz"))
@@ -111,13 +124,20 @@ def find_faces(data=None):
     return None
 
 
-def faces_main(name="glow_celeba", out="out/glow_celeba.png", data=None, faces=256):
+def faces_main(
+    name: str = "glow_celeba",
+    out: str = "out/glow_celeba.png",
+    data: str | None = None,
+    faces: int = 256,
+) -> dict | None:
     """Loads an image preset (offline, sha256-checked), writes 64 samples at temperature
     0.7 as a grid, and prints its bits/dim on `faces` real test images: those of `data`,
     or for a 32x32x3 model the CelebA npz when one is found (test split: celeba_id % 10 == 0).
+    Returns `evaluate_model`'s result, or None when there was nothing to score.
     """
     from tfflows import zoo
-    from tfflows.training import evaluate_model, load_source
+    from tfflows.data import load_source
+    from tfflows.training import evaluate_model
 
     t0 = time.perf_counter()
     model = zoo.load(name, progress=False)

@@ -1,9 +1,17 @@
-"""How a conditioner network takes its optional condition (a vector or a feature map)."""
+"""How a conditioner network takes its optional condition (a vector or a feature map), and
+the zero initializer of every network's last layer. Public because the flow layers
+(`tfflows.layers`) check their conditions with the same rules."""
+
+from collections.abc import Iterable, Sequence
 
 import keras
 
+__all__ = ["check_condition_shape", "require_condition", "zeros"]
 
-def check_condition_shape(condition_shape, allowed_ranks, net_name):
+
+def check_condition_shape(
+    condition_shape: Sequence[int] | None, allowed_ranks: Iterable[int], net_name: str
+) -> tuple[int, ...] | None:
     """Validates the static shape (without batch) of a network's condition input."""
     if condition_shape is None:
         return None
@@ -16,7 +24,7 @@ def check_condition_shape(condition_shape, allowed_ranks, net_name):
     return shape
 
 
-def require_condition(layer, condition):
+def require_condition(layer: keras.layers.Layer, condition: object) -> None:
     """Raises a clear error when a condition is missing, or given to an unconditional net."""
     expected = layer.condition_shape is not None
     if expected and condition is None:
@@ -30,6 +38,6 @@ def require_condition(layer, condition):
         )
 
 
-def zeros():
+def zeros() -> keras.initializers.Initializer:
     """The initializer of every network's last layer: each flow step starts at the identity."""
     return keras.initializers.Zeros()

@@ -1,18 +1,23 @@
-"""The `tfflows` command line.
+"""The `tfflows` command line (also `python -m tfflows.cli`).
 
 An error prints one line, `tfflows COMMAND: message`, on stderr and exits with status 1;
 `tfflows --debug COMMAND ...` shows the traceback instead. TensorFlow is imported only by
-the commands that need it, so `tfflows --help` is instant.
+the commands that need it, so `tfflows --help` is instant. `tfflows demo` runs
+`tfflows.cli.demo`.
 """
 
 import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
 
 
 def _demo(args):
-    from tfflows import demo
+    from tfflows.cli import demo
 
     if args.zoo:
         from tfflows.zoo.registry import get
@@ -151,9 +156,9 @@ def _add_train(sub):
     p.set_defaults(func=_train)
 
 
-def load_model(source):
-    """A trained model from a training run folder (`model.json` + `model.weights.h5`) or a
-    `.keras` file."""
+def load_model(source: str | os.PathLike) -> tuple["keras.Model", str]:
+    """(model, name): a trained model from a training run folder (`model.json` +
+    `model.weights.h5`) or a `.keras` file, named after the folder or file."""
     import pathlib
 
     path = pathlib.Path(source)
@@ -230,7 +235,8 @@ def _sample(args):
 def _eval(args):
     import json
 
-    from tfflows.training import evaluate_model, load_source
+    from tfflows.data import load_source
+    from tfflows.training import evaluate_model
 
     model, _ = _zoo_or_run(args.model)
     splits = load_source(args.data)
@@ -286,7 +292,8 @@ def _add_export(sub):
     p.set_defaults(func=_export)
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every `tfflows` command (each sets `func`, the function that runs it)."""
     parser = argparse.ArgumentParser(
         prog="tfflows",
         description="Normalizing flows for TensorFlow: train, sample, eval, "
@@ -361,7 +368,3 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"{prefix} {stop.code}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
