@@ -23,8 +23,11 @@ def test_glow_celeba_at_temperature_one_has_no_nan_sample():
 @pytest.mark.parametrize("name", IMAGE_PRESETS)
 def test_every_image_preset_samples_and_scores_finitely(name):
     model = zoo.load(name, progress=False)
-    n = 8 if name.startswith("maf") else 64  # MAF samples one dimension after another
-    for temperature in (0.5, 0.7, 1.0):
+    # MAF samples one dimension after another (784 network passes): its one draw is the
+    # hardest temperature; the others cover 0.5 and 0.7 too.
+    sequential = name.startswith("maf")
+    n = 4 if sequential else 64
+    for temperature in (1.0,) if sequential else (0.5, 0.7, 1.0):
         x = model.sample(n, temperature=temperature, seed=7)
         assert np.isfinite(x.numpy()).all(), (name, temperature)
         assert np.isfinite(model.log_prob(x).numpy()).all(), (name, temperature)

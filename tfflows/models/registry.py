@@ -46,13 +46,13 @@ def build_model(spec, input_shape=None, **overrides):
         spec = json.loads(path.read_text())
     if isinstance(spec, dict):
         if "class_name" not in spec:
-            family = spec.get("family")
-            if family is None:
+            name = spec.get("family")
+            if name is None:
                 raise ValueError(
                     'a model config needs "class_name" (from model_config) or "family"'
                 )
             kwargs = {k: v for k, v in spec.items() if k != "family"}
-            return build_model(family, input_shape, **{**kwargs, **overrides})
+            return build_model(name, input_shape, **{**kwargs, **overrides})
         if overrides:
             spec = {**spec, "config": {**spec["config"], **overrides}}
         return keras.saving.deserialize_keras_object(spec)
