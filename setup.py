@@ -27,7 +27,7 @@ setup(
     package_data={"tfflows.zoo_presets": ["*/preset.json", "*/*.weights.h5", "*/*.md", "*/*.png"]},
     install_requires=_requirements(),
     extras_require={
-        "dev": ["pytest==9.2.0", "ruff==0.17.6", "scipy==1.17.1"],
+        "dev": ["pytest==9.2.0", "ruff==0.17.6"],
         # The peers of bench/compare.py; torch 2.13.0 is the CPU build (a newer torch from
         # PyPI pulls CUDA packages of several GB).
         "bench": ["torch==2.13.0", "normflows==1.7.3", "nflows==0.14", "zuko==1.6.0"],

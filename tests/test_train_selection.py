@@ -85,3 +85,21 @@ def test_flip_is_refused_for_vectors(tmp_path):
     x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
     with pytest.raises(ValueError, match="augment='flip' is for images"):
         train(models.for_data("realnvp", x), x, out_dir=str(tmp_path), steps=1, augment="flip")
+
+
+def test_train_trains_the_model_it_is_given(tmp_path):
+    """On one device the caller's model is trained in place (no silent copy)."""
+    x = pixels(40)
+    model = models.for_data("glow", x, **TINY)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    result = train(model, x, out_dir=str(tmp_path), steps=2, batch_size=10, progress=False)
+    assert result.model is model
+    assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
+
+
+def test_xla_settings_are_checked():
+    from tfflows.training import TrainConfig
+
+    assert TrainConfig(xla="off").xla is False and TrainConfig(xla="on").xla is True
+    with pytest.raises(ValueError, match="xla must be"):
+        TrainConfig(xla="fast")

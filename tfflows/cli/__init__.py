@@ -101,8 +101,8 @@ def _add_train(sub):
     )
     p.add_argument(
         "model",
-        help='family ("glow", "realnvp", "nice", "maf", "iaf"), a zoo preset to fine-tune, '
-        "or a model JSON file",
+        help='family ("glow", "realnvp", "nice", "maf", "iaf", "planar"), a zoo preset to '
+        "fine-tune, or a model JSON file",
     )
     p.add_argument("--data", required=True, help="file.npz, an image folder, or tfds:NAME")
     p.add_argument("--out", dest="out_dir", default="runs/flow", help="checkpoints, logs, ...")

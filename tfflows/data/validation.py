@@ -79,7 +79,7 @@ def _float_range_message(name, lo, hi, space):
     return (
         f"{name} is float data in [{lo:.3g}, {hi:.3g}], outside the model's continuous "
         f"space {space}; pass uint8 pixel values instead, or floats scaled to "
-        f"[{space.low:g}, {space.high:g}] (pixels / 256 + {space.low:g})"
+        f"[{space.low:g}, {space.high:g}] (pixels / 256{f' - {-space.low:g}' if space.low else ''})"
     )
 
 

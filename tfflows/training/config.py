@@ -94,6 +94,10 @@ class TrainConfig:
             raise ValueError(f"ema must be in (0, 1), got {self.ema}")
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ValueError(f"clip_norm must be positive, got {self.clip_norm}")
+        xla = {"on": True, "off": False}.get(self.xla, self.xla)
+        if xla not in (True, False, "auto"):
+            raise ValueError(f'xla must be True, False, "auto", "on" or "off", got {self.xla!r}')
+        self.xla = xla
         if self.augment not in (None, "flip"):
             raise ValueError(f'augment must be None or "flip", got {self.augment!r}')
         if self.validation_every is not None and self.validation_every < 2:

@@ -63,21 +63,24 @@ def _learning_rate(config, total_steps):
 
 
 def _in_scope(model, strategy, network_dtype):
-    """`model` if its variables belong to `strategy` (and its networks compute in
-    `network_dtype`), else the same architecture rebuilt inside the strategy's scope with
-    the weights copied."""
+    """(model, strategy) to train with. `model` itself when it can train as it is: its
+    variables made in `strategy`'s scope, or one device (then under TF's default strategy,
+    where variables made anywhere serve), its networks already computing in
+    `network_dtype`. Otherwise the same architecture rebuilt inside the strategy's scope
+    with the weights copied (the run copies the trained weights back at its end)."""
     same_dtype = network_dtype is None or model.network_dtype == network_dtype
-    if same_dtype and all(
-        strategy.extended.variable_created_in_scope(v.value) for v in model.variables
-    ):
-        return model
+    made_here = all(strategy.extended.variable_created_in_scope(v.value) for v in model.variables)
+    if same_dtype and made_here:
+        return model, strategy
+    if same_dtype and isinstance(strategy, tf.distribute.OneDeviceStrategy):
+        return model, tf.distribute.get_strategy()
     spec = model_config(model)
     if network_dtype is not None:
         spec = {**spec, "config": {**spec["config"], "network_dtype": network_dtype}}
     with strategy.scope():
         rebuilt = build_model(spec)
         rebuilt.set_weights(model.get_weights())
-    return rebuilt
+    return rebuilt, strategy
 
 
 class Trainer:
@@ -106,7 +109,8 @@ class Trainer:
                 "tfflows.training.protocol.Trainable for what a model needs)"
             )
         policy = f"mixed_{cfg.mixed_precision}" if cfg.mixed_precision else None
-        self.model = _in_scope(model, self.strategy, policy)
+        self.given_model = model
+        self.model, self.strategy = _in_scope(model, self.strategy, policy)
         self.feed = DataFeed(
             self.model,
             as_splits(data, test_data),
@@ -485,6 +489,10 @@ class Trainer:
             write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
         log.summary(summary)
         log.close()
+        if self.given_model is not self.model:
+            # Trained in a copy made inside the strategy's scope: the caller's model gets the
+            # trained weights too (`tfflows.train(model, ...)` trains `model`).
+            self.given_model.set_weights(self.model.get_weights())
         return TrainResult(self.model, summary, self.optimizer, self.average)
 
     def _bits(self, nll):
