@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfflows.models.registry import build_model, model_config
-from tfflows.training import checkpoints, reporting, steps
+from tfflows.training import checkpoints, reporting, steps, xla_choice
 from tfflows.training.averaging import WeightAverage
 from tfflows.training.config import TrainConfig
 from tfflows.training.errors import NonFiniteLossError
@@ -35,7 +35,7 @@ from tfflows.training.interrupts import StopRequest
 from tfflows.training.lock import RunLock
 from tfflows.training.protocol import Trainable
 from tfflows.training.selection import Selection
-from tfflows.training.strategies import is_chief, is_single_worker, make_strategy, worker_index
+from tfflows.training.strategies import is_chief, make_strategy, worker_index
 
 
 @dataclasses.dataclass
@@ -216,66 +216,23 @@ class Trainer:
         return self._grad_fns[xla]
 
     def resolve_xla(self):
-        """Whether each replica's loss and gradient are compiled with XLA.
-
-        `xla="auto"` measures: both versions of the (side-effect free) gradient step run on
-        the first batch after compiling, and the faster one is kept. XLA is not always
-        faster on a CPU: with Glow's 128-channel convolutions it was 13% slower here, on
-        small networks it wins. Several workers take XLA without measuring (they must agree).
-
-        The choice (measured or given) is recorded in `out_dir/xla.json`, and a resumed run
-        (a checkpoint was restored) with "auto" takes it from there, so that it computes
-        exactly as the run it continues. Two *separate* runs with "auto" each measure, and
-        may choose differently (timings on a busy machine are noisy; the tiny test model's
-        two versions differed by a few milliseconds): XLA and non-XLA steps round floats
-        differently, and after a few steps the weights differ. Pin `xla=True` or `False`
-        (`--xla on|off`) when two separate runs must give bitwise-identical weights.
-        """
-        cfg = self.config
-        record = self.out / "xla.json"
-        recorded = self._recorded_xla(record) if self.step > 0 else None
-        if isinstance(cfg.xla, bool):
-            choice, note = cfg.xla, None
-            if recorded is not None and recorded != cfg.xla:
-                note = (
-                    f"given, while the steps before this resume ran with XLA "
-                    f"{'on' if recorded else 'off'}: the weights will differ in the last bits "
-                    "from those of an uninterrupted run"
-                )
-        elif recorded is not None:
-            return recorded
-        elif isinstance(self.strategy, tf.distribute.TPUStrategy):
-            choice, note = False, "TPU programs are compiled whole"
-        elif not is_single_worker(self.strategy):
-            choice, note = True, "several workers"
-        else:
-            choice, note = self._measure_xla()
-        self.xla_note = note
-        if self.chief:
-            self.out.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(record, json.dumps({"xla": choice, "why": note or "given"}))
+        """Whether each replica's loss and gradient are compiled with XLA (see
+        `tfflows.training.xla_choice.choose`); records the choice in `out_dir/xla.json`."""
+        choice, self.xla_note = xla_choice.choose(
+            self.config.xla,
+            self.out / "xla.json",
+            resuming=self.step > 0,
+            strategy=self.strategy,
+            measure=self._measure_xla,
+            write=self.chief,
+        )
         return choice
 
     def _measure_xla(self):
+        """(XLA faster?, a note): both versions of the gradient step timed on this batch."""
         _, _, x, c = self._distributed_batch(self.step)
         args = (x, c, tf.constant([self.config.seed, 0], tf.int64))
-        times = {True: [], False: []}
-        for flag in (True, False):
-            self._grad_function(flag)(*args)  # trace and compile
-        for _ in range(3):
-            for flag in (True, False):
-                t0 = time.perf_counter()
-                float(self._grad_function(flag)(*args)[0])
-                times[flag].append(time.perf_counter() - t0)
-        on, off = sorted(times[True])[1], sorted(times[False])[1]
-        return on <= off, f"measured {on:.3g} s with, {off:.3g} s without"
-
-    @staticmethod
-    def _recorded_xla(record):
-        try:
-            return bool(json.loads(record.read_text())["xla"])
-        except (OSError, ValueError, KeyError, TypeError):  # absent or damaged: measure
-            return None
+        return xla_choice.measure({flag: self._grad_function(flag) for flag in (True, False)}, args)
 
     def train_step(self, step):
         """One optimisation step on the global batch of `step`; returns (mean NLL of the
