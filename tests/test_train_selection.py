@@ -94,7 +94,8 @@ def test_train_trains_the_model_it_is_given(tmp_path):
     before = [w.numpy().copy() for w in model.trainable_weights]
     result = train(model, x, out_dir=str(tmp_path), steps=2, batch_size=10, progress=False)
     assert result.model is model
-    assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
+    changed = zip(before, model.trainable_weights, strict=True)
+    assert any(not np.array_equal(b, w.numpy()) for b, w in changed)
 
 
 def test_xla_settings_are_checked():
