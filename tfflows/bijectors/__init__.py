@@ -13,6 +13,7 @@ from tfflows.bijectors.elementwise_affine import ElementwiseAffine
 from tfflows.bijectors.factor_out import FactorOut
 from tfflows.bijectors.inverse_autoregressive import InverseAutoregressive
 from tfflows.bijectors.invertible_1x1_conv import Invertible1x1Conv
+from tfflows.bijectors.latent_autoregressive import LatentAutoregressive
 from tfflows.bijectors.logit import Logit
 from tfflows.bijectors.lu_invertible_1x1_conv import LUInvertible1x1Conv
 from tfflows.bijectors.masked_autoregressive import MaskedAutoregressive
@@ -31,6 +32,7 @@ __all__ = [
     "InverseAutoregressive",
     "Invertible1x1Conv",
     "LUInvertible1x1Conv",
+    "LatentAutoregressive",
     "Logit",
     "MaskedAutoregressive",
     "PixelScale",

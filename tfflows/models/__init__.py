@@ -7,6 +7,7 @@ from tfflows.models.nice import NICE
 from tfflows.models.planar_flow import PlanarFlow
 from tfflows.models.real_nvp import RealNVP
 from tfflows.models.registry import FAMILIES, build_model, family, for_data, model_config
+from tfflows.models.video_flow import VideoFlow
 
 __all__ = [
     "FAMILIES",
@@ -17,6 +18,7 @@ __all__ = [
     "NICE",
     "PlanarFlow",
     "RealNVP",
+    "VideoFlow",
     "build_model",
     "family",
     "for_data",

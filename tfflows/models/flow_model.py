@@ -226,6 +226,10 @@ class FlowModel(KerasTraining, keras.Model):
         model's example shape, bits and continuous space (ValueError naming the problem)."""
         return self.data_space.check_array(x, name, allow_empty)
 
+    def _checked_batch(self, x):
+        """A batch of data with graph checks (see `tfflows.data.check_tensor`)."""
+        return self.data_space.check_tensor(x)[0]
+
     def _inputs(self, x, condition=None):
         """(x, condition, n, valid): checked inputs (see `tfflows.data.check_tensor`) with
         an empty batch replaced by one stand-in example, the true batch size n, and a [n]

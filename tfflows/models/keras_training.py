@@ -77,7 +77,7 @@ class KerasTraining:
 
     def _update_metrics(self, nll):
         self.nll_tracker.update_state(nll)
-        self.bpd_tracker.update_state(self.data_space.bits_from_nll(nll))
+        self.bpd_tracker.update_state(self.bits_from_nll(nll))
         logs = {m.name: m.result() for m in self.metrics}
         # Keras callbacks (TerminateOnNaN, EarlyStopping, ReduceLROnPlateau) watch "loss".
         logs["loss"] = logs["nll"]
@@ -126,7 +126,7 @@ class KerasTraining:
 
     def _checked_items(self, *items):
         """A dataset element (x, or (x, y, ...)) with graph checks on x and the labels."""
-        x, _ = self.data_space.check_tensor(items[0])
+        x = self._checked_batch(items[0])
         rest = list(items[1:])
         if rest and self.condition_shape is not None and rest[0] is not None:
             if self.num_classes is not None and rest[0].dtype.is_integer:

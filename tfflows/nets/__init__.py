@@ -10,9 +10,25 @@ from tfflows.nets.conv_net import ConvNet
 from tfflows.nets.made import MADE
 from tfflows.nets.masked_dense import MaskedDense
 from tfflows.nets.mlp import MLP
+from tfflows.nets.temporal_priors import (
+    PRIORS,
+    Conv3DPrior,
+    ConvLSTMPrior,
+    IndependentPrior,
+    PointwisePrior,
+    TemporalPrior,
+    temporal_prior,
+)
 
 __all__ = [
     "MLP",
+    "PRIORS",
+    "Conv3DPrior",
+    "ConvLSTMPrior",
+    "IndependentPrior",
+    "PointwisePrior",
+    "TemporalPrior",
+    "temporal_prior",
     "ConvNet",
     "MADE",
     "MaskedDense",

@@ -29,12 +29,19 @@ def as_splits(data, test_data=None) -> Splits:
 
 
 def fit_shape(x, shape, name):
-    """Flattens images for vector models (and the reverse) when the sizes agree."""
-    if x is None or tuple(x.shape[1:]) == tuple(shape):
+    """Flattens images for vector models (and the reverse) when the sizes agree. A None in
+    `shape` (a video model's frame count) matches any size."""
+    if x is None or _matches(x.shape[1:], shape):
         return x
     if int(np.prod(x.shape[1:])) == int(np.prod(shape)):
         return x.reshape(len(x), *shape)
     raise ValueError(f"{name} examples have shape {x.shape[1:]}, the model takes {shape}")
+
+
+def _matches(shape, pattern):
+    return len(shape) == len(pattern) and all(
+        p is None or int(s) == int(p) for s, p in zip(shape, pattern, strict=True)
+    )
 
 
 class DataFeed:
