@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
+import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfflows import bijectors, layers
+from tfflows import bijectors, layers, nets
 
 tfb = tfp.bijectors
 
@@ -115,6 +116,41 @@ def factor_out_build(condition_shape):
             return split.bijector(condition, inner=inner.bijector())
 
         return Built(bijector, split.trainable_variables + inner.trainable_variables, [split])
+
+    return build
+
+
+def latent_autoregressive_build(kinds):
+    """VideoFlow's temporal prior over 3 frames of a 4x4x4 latent cut into two scales of 2
+    channels (the finer one conditioned on the top one), with randomised prior networks of
+    `kinds` (finest first)."""
+
+    def build(dtype, seed):
+        keras.utils.set_random_seed(seed)
+        priors = []
+        for level, kind in enumerate(kinds):
+            prior = nets.temporal_prior(
+                kind,
+                channels=2,
+                higher_channels=2 if level == 0 else 0,
+                hidden_channels=4,
+                depth=1,
+                dtype=dtype,
+            )
+            prior.build((None, None, 4, 4, 2))
+            priors.append(prior)
+        randomize(priors, seed, scale=0.2)
+
+        def bijector(condition=None):
+            return bijectors.LatentAutoregressive(
+                [p.__call__ for p in priors],
+                split=lambda u: [u[..., :2], u[..., 2:]],
+                merge=lambda parts: tf.concat(parts, axis=-1),
+                higher=lambda parts, level: parts[1] if level == 0 else None,
+            )
+
+        variables = [v for p in priors for v in p.trainable_variables]
+        return Built(bijector, variables, priors)
 
     return build
 
@@ -251,6 +287,20 @@ CASES = [
         edges=(0.0, 32.0),
     ),
     Case("logit", B.Logit, fixed_case(B.Logit), (3,), data="unit", edges=(0.0, 1.0)),
+    # Events are whole sequences [T, H, W, C]: the log-det is checked against the Jacobian
+    # over all frames, which is block-triangular in time.
+    Case(
+        "latent_autoregressive_conv3d",
+        B.LatentAutoregressive,
+        latent_autoregressive_build(["conv3d", "conv3d"]),
+        (3, 4, 4, 4),
+    ),
+    Case(
+        "latent_autoregressive_lstm_pointwise",
+        B.LatentAutoregressive,
+        latent_autoregressive_build(["conv_lstm", "pointwise"]),
+        (3, 4, 4, 4),
+    ),
     # TFP's own permutation, which tfflows puts between MAF/IAF steps: checked the same way.
     Case("permute_reverse", tfb.Permute, fixed_case(lambda: tfb.Permute([3, 2, 1, 0])), (4,)),
 ]
