@@ -11,6 +11,7 @@ from tfflows.models.maf import IAF, MAF
 from tfflows.models.nice import NICE
 from tfflows.models.planar_flow import PlanarFlow
 from tfflows.models.real_nvp import RealNVP
+from tfflows.models.video_flow import VideoFlow
 
 FAMILIES = {
     "glow": Glow,
@@ -19,6 +20,7 @@ FAMILIES = {
     "maf": MAF,
     "iaf": IAF,
     "planar": PlanarFlow,
+    "videoflow": VideoFlow,
 }
 
 
@@ -31,13 +33,14 @@ def build_model(spec, input_shape=None, **overrides):
     """A fresh (untrained) model.
 
     Args:
-      spec: a family name ("glow", "realnvp", "nice", "maf", "iaf", "planar"), a config
+      spec: a family name ("glow", "realnvp", "nice", "maf", "iaf", "planar",
+        "videoflow"), a config
         from `model_config`, a path to a JSON file holding either, or a `FlowModel` (whose
         config is rebuilt: how a model made outside a strategy scope gets rebuilt in one).
       input_shape: shape of one example, for a family name.
       overrides: constructor arguments (e.g. levels=2) for a family name.
     """
-    if isinstance(spec, FlowModel):
+    if isinstance(spec, FlowModel | VideoFlow):
         spec = model_config(spec)
     if isinstance(spec, str | pathlib.Path) and str(spec).endswith(".json"):
         path = pathlib.Path(spec)

@@ -8,16 +8,17 @@ import tensorflow_probability as tfp
 from tfflows import bijectors
 from tfflows.models import arguments
 from tfflows.models.arguments import count
+from tfflows.models.glow import Glow
 from tfflows.models.keras_training import KerasTraining
-from tfflows.models.registry import family
+from tfflows.models.real_nvp import RealNVP
 from tfflows.nets.temporal_priors import PRIORS, temporal_prior
 
 tfd = tfp.distributions
 
-# How each frame flow's constructor names the architecture's sizes.
+# The frame flows, and how each one's constructor names the architecture's sizes.
 _FRAME_FLOWS = {
-    "glow": ("levels", "steps_per_level", "hidden_channels"),
-    "realnvp": ("num_scales", "num_couplings", "hidden"),
+    "glow": (Glow, ("levels", "steps_per_level", "hidden_channels")),
+    "realnvp": (RealNVP, ("num_scales", "num_couplings", "hidden")),
 }
 
 
@@ -84,9 +85,10 @@ class VideoFlow(KerasTraining, keras.Model):
         self.prior_depth = count(prior_depth, "prior_depth", minimum=0)
         self.latent_skip, self.seed = bool(latent_skip), seed
         sizes = (levels, steps_per_level, hidden_channels)
-        sizes = dict(zip(_FRAME_FLOWS[flow], sizes, strict=True))
+        frame_family, names = _FRAME_FLOWS[flow]
+        sizes = dict(zip(names, sizes, strict=True))
         extra = {"seed": seed} if flow == "glow" else {}
-        self.frame_flow = family(flow)(
+        self.frame_flow = frame_family(
             tuple(frame_shape),
             num_bits=num_bits,
             preprocessing=preprocessing,
@@ -104,6 +106,22 @@ class VideoFlow(KerasTraining, keras.Model):
         self.nll_tracker = keras.metrics.Mean(name="nll")
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
         self.built = True
+
+    @classmethod
+    def for_data(cls, x, **overrides):
+        """A model for videos like `x` ([N, T, H, W, C]; any T)."""
+        shape = tuple(int(d) for d in np.shape(x)[1:])
+        return cls.from_shape(shape, **overrides)
+
+    @classmethod
+    def from_shape(cls, shape, **overrides):
+        """A model for videos of `shape` (T, H, W, C) (T is not fixed) or frames (H, W, C)."""
+        shape = tuple(shape)
+        if len(shape) not in (3, 4):
+            raise ValueError(
+                f"VideoFlow takes videos (T, H, W, C) or frames (H, W, C), got shape {shape}"
+            )
+        return cls(shape[-3:], **overrides)
 
     def _make_priors(self):
         parts = self.frame_flow.flow.split_latent(tf.zeros([1, *self.frame_flow.latent_shape]))
