@@ -1,10 +1,12 @@
-"""tfflows.data.video: stochastic shapes, Moving MNIST, video sources."""
+"""tfflows.data.video (stochastic shapes, Moving MNIST, video sources) and the video pictures of
+tfflows.plotting (animated GIF, still strip)."""
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import SHARED_DATA
-from tfflows import data
+from tfflows import data, plotting
 from tfflows.data import video
 
 MNIST = SHARED_DATA / "mnist.npz"
@@ -188,3 +190,35 @@ def test_video_source_moving_mnist_tests_on_other_digits(tmp_path):
 def test_video_source_bad_specs(spec, match):
     with pytest.raises(ValueError, match=match):
         data.video_source(spec)
+
+
+def test_gif_has_a_frame_per_video_frame_and_the_grid_size(tmp_path):
+    videos = data.stochastic_shapes(3, num_frames=4, size=10, seed=0)
+    path = plotting.save_video_gif(videos, tmp_path / "v.gif", columns=2, scale=3, fps=5)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 4 and gif.is_animated
+        assert gif.size == (3 * (2 * 12 + 2), 3 * (2 * 12 + 2))  # 2 x 2 grid, padding 2
+        assert gif.info["duration"] == 200 and gif.info["loop"] == 0
+        gif.seek(2)
+        third = np.asarray(gif.convert("RGB"))
+    expected = np.asarray(plotting.image_grid(videos[:, 2], columns=2))
+    np.testing.assert_array_equal(third[::3, ::3], expected)
+
+
+def test_video_strip_rows_are_videos_columns_are_frames():
+    videos = data.stochastic_shapes(2, num_frames=3, size=10, seed=0)
+    strip = np.asarray(plotting.video_strip(videos))
+    assert strip.shape == (2 * 12 + 2, 3 * 12 + 2, 3)
+    np.testing.assert_array_equal(strip[14:24, 26:36], videos[1, 2])
+    with pytest.raises(ValueError, match=r"uint8 \[N, T, H, W, 1 or 3\]"):
+        plotting.video_strip(videos[0])
+
+
+def test_gif_of_grayscale_videos(tmp_path):
+    videos = data.moving_mnist(2, num_frames=5, size=12, images=_blocks(255), digit_size=4)
+    path = plotting.save_video_gif(videos, tmp_path / "g.gif", columns=2)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 5 and gif.size == (2 * 14 + 2, 14 + 2)
+        gif.seek(4)
+        last = np.asarray(gif.convert("L"))
+    np.testing.assert_array_equal(last, np.asarray(plotting.image_grid(videos[:, 4], 2)))
