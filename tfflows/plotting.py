@@ -1,5 +1,5 @@
-"""Pictures: image grids (Pillow), 2-D densities, and learning curves from a training run's
-TensorBoard logs (matplotlib; the model cards' curve.png)."""
+"""Pictures: image grids and video GIFs (Pillow), 2-D densities, and learning curves from a
+training run's TensorBoard logs (matplotlib; the model cards' curve.png)."""
 
 import os
 import pathlib
@@ -48,6 +48,50 @@ def save_image_grid(
     path.parent.mkdir(parents=True, exist_ok=True)
     grid.save(path)
     return path
+
+
+def _check_videos(videos: np.ndarray) -> np.ndarray:
+    videos = np.asarray(videos)
+    if videos.dtype != np.uint8 or videos.ndim != 5 or videos.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"videos must be uint8 [N, T, H, W, 1 or 3], got {videos.dtype} {videos.shape}"
+        )
+    return videos
+
+
+def save_video_gif(
+    videos: np.ndarray,
+    path: str | os.PathLike,
+    columns: int = 8,
+    scale: int = 1,
+    fps: float = 4.0,
+) -> pathlib.Path:
+    """Writes uint8 videos [N, T, H, W, C] as one looping animated GIF (Pillow): frame t is
+    `image_grid(videos[:, t], columns)`, the N videos side by side, enlarged `scale` times.
+
+    Pillow stores two identical consecutive grids as one frame shown twice as long (the
+    animation looks the same; the GIF then has fewer than T frames).
+    """
+    from PIL import Image
+
+    videos = _check_videos(videos)
+    frames = [image_grid(videos[:, t], columns) for t in range(videos.shape[1])]
+    if scale != 1:
+        frames = [f.resize((f.width * scale, f.height * scale), Image.NEAREST) for f in frames]
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames[0].save(
+        path, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0
+    )
+    return path
+
+
+def video_strip(videos: np.ndarray, padding: int = 2) -> "Image.Image":
+    """uint8 videos [N, T, H, W, C] -> one still PIL image: a row per video, a column per
+    frame (save it with `.save("strip.png")`)."""
+    videos = _check_videos(videos)
+    n, t = videos.shape[:2]
+    return image_grid(videos.reshape(n * t, *videos.shape[2:]), columns=t, padding=padding)
 
 
 def density_grid(

@@ -3,6 +3,8 @@
 - `sources`: data sets in memory (`load_source` -> train/test `Splits`, `load_npz`).
 - `pipelines`: streaming `tf.data` pipelines (numpy arrays, image folders, tfds).
 - `quantization`, `validation`: dequantization, n-bit reduction, input checks.
+- `video`: synthetic videos [N, T, H, W, C]: VideoFlow's stochastic shapes
+  (`stochastic_shapes`), Moving MNIST (`moving_mnist`), and `video_source` specs -> `Splits`.
 - `toy_data`: 2-D toy data sets (two moons, rings); `energies`: the 2-D targets U1..U4 of
   variational inference (Rezende & Mohamed 2015) and their log Z.
 
@@ -15,6 +17,7 @@ from tfflows.data.quantization import dequantize, reduce_bits, to_uint8
 from tfflows.data.sources import Splits, load_npz, load_source, split_every
 from tfflows.data.toy_data import rings, two_moons
 from tfflows.data.validation import check_array
+from tfflows.data.video import moving_mnist, stochastic_shapes, video_source
 
 __all__ = [
     "Splits",
@@ -25,9 +28,12 @@ __all__ = [
     "from_tfds",
     "load_npz",
     "load_source",
+    "moving_mnist",
     "reduce_bits",
     "rings",
     "split_every",
+    "stochastic_shapes",
     "to_uint8",
     "two_moons",
+    "video_source",
 ]
