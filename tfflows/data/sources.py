@@ -48,8 +48,14 @@ def load_source(spec: str | os.PathLike, test_every: int = 10) -> Splits:
     - a folder of images (sub-folders are classes): test = every `test_every`-th image.
     - `tfds:NAME` (e.g. `tfds:mnist`): the prepared tensorflow-datasets splits "train" and
       "test" from `TFDS_DATA_DIR` (never downloaded here).
+    - generated videos: `stochastic_shapes:num_videos=10000,num_frames=3,size=32` or
+      `moving_mnist:path=mnist.npz,...` (see `tfflows.data.video.video_source`).
     """
     spec = str(spec)
+    if spec.partition(":")[0] in ("stochastic_shapes", "moving_mnist"):
+        from tfflows.data.video import video_source  # video imports sources: import here
+
+        return video_source(spec)
     if spec.startswith("tfds:"):
         return _load_tfds(spec[len("tfds:") :])
     path = pathlib.Path(spec)
