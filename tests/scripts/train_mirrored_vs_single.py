@@ -1,7 +1,8 @@
 """`tfflows.train` on one device and under MirroredStrategy over two logical CPUs, from the
-same seed: prints JSON with the largest weight difference after the run, the ActNorm
-initialisation of both (and of each replica's copy), and the step counts. Run in its own
-process: logical devices must be set before TensorFlow starts."""
+same seed (argv[2]: "glow", or "videoflow" for 3-frame videos): prints JSON with the largest
+weight difference after the run, the ActNorm initialisation of both (and of each replica's
+copy), and the step counts. Run in its own process: logical devices must be set before
+TensorFlow starts."""
 
 import json
 import os
@@ -20,9 +21,13 @@ import keras  # noqa: E402
 from tfflows import models  # noqa: E402
 from tfflows.training import Trainer  # noqa: E402
 
-OUT = sys.argv[1]
+OUT, KIND = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "glow")
 STEPS, BATCH = 20, 16
-X = np.random.default_rng(0).integers(0, 256, (8 * BATCH, 8, 8, 3), dtype=np.uint8)
+FRAMES = (3,) if KIND == "videoflow" else ()
+X = np.random.default_rng(0).integers(0, 256, (8 * BATCH, *FRAMES, 8, 8, 3), dtype=np.uint8)
+SIZES = dict(levels=2, steps_per_level=2, hidden_channels=8)
+if KIND == "videoflow":
+    SIZES.update(prior_channels=8)
 SETTINGS = dict(
     steps=STEPS,
     batch_size=BATCH,
@@ -45,7 +50,7 @@ SETTINGS = dict(
 def run(strategy):
     keras.utils.set_random_seed(0)
     trainer = Trainer(
-        models.for_data("glow", X, levels=2, steps_per_level=2, hidden_channels=8),
+        models.for_data(KIND, X, **SIZES),
         X,
         test_data=X[:32],
         out_dir=f"{OUT}/{strategy}",
@@ -53,7 +58,8 @@ def run(strategy):
         **SETTINGS,
     )
     trainer.initialize()
-    actnorm = trainer.model.flow_layers[0]
+    model = trainer.model
+    actnorm = (model.frame_flow if KIND == "videoflow" else model).flow_layers[0]
     init = {
         "loc": actnorm.loc.numpy().tolist(),
         # each replica's own copy of the variable
