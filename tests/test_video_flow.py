@@ -186,6 +186,15 @@ def test_bad_videos_get_a_clear_error(bad, message):
         model.fit(bad, epochs=1, verbose=0)
 
 
+def test_an_empty_batch_gives_empty_results():
+    model = small_model()
+    empty = np.zeros((0, 3, *FRAME), np.uint8)
+    assert model.log_prob(empty).shape == (0,)
+    assert model.bits_per_dim(empty).shape == (0,)
+    assert model.encode(empty).shape == (0, 3, *FRAME)
+    assert model.predict_frames(empty[:, :1], 2, seed=0).shape == (0, 2, *FRAME)
+
+
 def test_bad_arguments_get_a_clear_error():
     with pytest.raises(ValueError, match="prior must be one of"):
         models.VideoFlow(FRAME, prior="lstm")

@@ -223,7 +223,10 @@ class VideoFlow(KerasTraining, keras.Model):
         x = tf.reshape(frames, tf.shape(x))
         if valid is not None:
             valid = tf.reduce_all(tf.reshape(valid, tf.shape(x)[:2]), axis=1)
-        return x, tf.shape(x)[0], valid
+        # An empty batch becomes one stand-in video (convolutions fail on empty batches);
+        # results are cut back to n.
+        x, _, n = arguments.nonempty(x)
+        return x, n, valid
 
     # ----------------------------------------------------------------- the flow
     def prior_bijector(self) -> bijectors.LatentAutoregressive:
@@ -324,7 +327,8 @@ class VideoFlow(KerasTraining, keras.Model):
         temperature = arguments.temperature(temperature)
         context, n, valid = self._videos(context, "context", min_frames=1)
         e_context = self._frame_terms(self.to_continuous(context, "center"))[0]
-        shape = tf.concat([[n, num_frames], tf.constant(self.frame_shape)], 0)
+        rows = tf.shape(context)[0]
+        shape = tf.concat([[rows, num_frames], tf.constant(self.frame_shape)], 0)
         if seed is None:
             noise = tf.random.normal(shape, dtype=self.compute_dtype)
         else:
