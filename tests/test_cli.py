@@ -12,7 +12,9 @@ from tfflows import cli
 HEAVY = ("tensorflow", "keras", "tensorflow_probability", "numpy")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["export", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["train", "--help"], ["export", "--help"], ["predict", "--help"]]
+)
 def test_help_imports_no_tensorflow(argv):
     """Checked through sys.modules in a fresh interpreter (not a time limit)."""
     probe = (

@@ -16,11 +16,18 @@ import pytest
 
 from tests import zoo_fixtures
 from tfflows import zoo
+from tfflows.zoo.predictions import context_length
 from tfflows.zoo.publish import refresh_check
-from tfflows.zoo.registry import check_inputs, get
+from tfflows.zoo.registry import check_inputs, get, is_video
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-offline, cache = zoo_fixtures.offline, zoo_fixtures.cache  # the shared fixtures
+# the shared fixtures
+offline, cache = zoo_fixtures.offline, zoo_fixtures.cache
+tiny_video_zoo, video_zoo = zoo_fixtures.tiny_video_zoo, zoo_fixtures.video_zoo
+preset_name = zoo_fixtures.preset_name
+# Every shipped preset, and a tiny video preset published from a 2-step run into a zoo
+# folder of its own (until the zoo ships one, it is what covers the video branches).
+PRESETS = [*zoo.list(), zoo_fixtures.TINY_VIDEO]
 
 
 def test_the_zoo_lists_its_presets():
@@ -39,8 +46,9 @@ def test_the_zoo_lists_its_presets():
 CHECK_RTOL = 1e-5
 
 
-@pytest.mark.parametrize("name", zoo.list())
-def test_every_preset_loads_offline_and_reproduces_its_check_values(name, offline, cache):
+@pytest.mark.parametrize("preset_name", PRESETS, indirect=True)
+def test_every_preset_loads_offline_and_reproduces_its_check_values(preset_name, offline, cache):
+    name = preset_name
     preset = get(name)
     weights = preset.directory / preset.weights["file"]
     assert zoo.sha256_file(weights) == preset.weights["sha256"]
@@ -49,23 +57,39 @@ def test_every_preset_loads_offline_and_reproduces_its_check_values(name, offlin
     batch = check_inputs(model, check)
     assert len(batch) == check["n"] == len(check["log_prob"])
     np.testing.assert_allclose(model.log_prob(batch).numpy(), check["log_prob"], rtol=CHECK_RTOL)
-    samples = model.sample(3, temperature=0.7, seed=0)
-    assert tuple(samples.shape) == (3, *model.data_shape)
+    if is_video(model):  # a video model predicts frames from context videos
+        context = batch[:3, : context_length(model)]
+        samples = model.predict_frames(context, 2, temperature=0.7, seed=0)
+        assert tuple(samples.shape) == (3, 2, *model.data_shape[1:])
+        assert np.isfinite(samples.numpy()).all()
+    else:
+        samples = model.sample(3, temperature=0.7, seed=0)
+        assert tuple(samples.shape) == (3, *model.data_shape)
     untrained = zoo.load(name, weights=False)
     assert not np.allclose(untrained.log_prob(batch).numpy(), check["log_prob"], rtol=1e-3)
     assert not cache.exists()  # the shipped copy was used, nothing cached
 
 
-@pytest.mark.parametrize("name", zoo.list())
-def test_every_check_batch_is_in_distribution(name):
+@pytest.mark.parametrize("preset_name", PRESETS, indirect=True)
+def test_every_check_batch_is_in_distribution(preset_name):
     """Image presets store their own samples (uint8 pixels), which are not blank and score
     between 0 and 8 bits/dim (8 is uniform noise; the retired random-pixel batches scored 13
-    to 4e16); the 2-D presets' points score above -20 nats (the retired maf_moons batch had
-    a point 19 standard deviations out in the latent, at -185 nats)."""
-    check = get(name).spec["check"]
-    model = zoo.load(name, weights=False)
+    to 4e16); video presets' generated stochastic shapes show their shape in every frame
+    and score between 0 and 8 bits per predicted pixel-channel; the 2-D presets' points
+    score above -20 nats (the retired maf_moons batch had a point 19 standard deviations
+    out in the latent, at -185 nats)."""
+    check = get(preset_name).spec["check"]
+    model = zoo.load(preset_name, weights=False)
     batch = check_inputs(model, check)
-    if model.num_bits is not None:
+    if is_video(model):
+        assert check["kind"] == "stochastic_shapes" and batch.dtype == np.uint8
+        assert batch.shape == (check["n"], check["num_frames"], *model.data_shape[1:])
+        predicted = check["num_frames"] - model.context_frames
+        dims = predicted * float(np.prod(model.data_shape[1:]))
+        bits = -np.asarray(check["log_prob"]) / (dims * np.log(2.0)) + model.num_bits
+        assert np.all((bits > 0) & (bits < 8)), bits
+        assert (batch.reshape(*batch.shape[:2], -1) > 0).any(axis=-1).all()  # no blank frame
+    elif model.num_bits is not None:
         assert check["kind"] == "samples" and batch.dtype == np.uint8
         assert batch.shape == (check["n"], *model.data_shape)
         dims = float(np.prod(model.data_shape))
@@ -77,12 +101,12 @@ def test_every_check_batch_is_in_distribution(name):
         assert min(check["log_prob"]) > -20, check["log_prob"]
 
 
-@pytest.mark.parametrize("name", zoo.list())
-def test_check_values_do_not_depend_on_how_the_batch_is_computed(name):
+@pytest.mark.parametrize("preset_name", PRESETS, indirect=True)
+def test_check_values_do_not_depend_on_how_the_batch_is_computed(preset_name):
     """The same rows scored one at a time, as the stored batch, and inside a batch of 64
     (other partitions of every reduction) agree with the stored values to CHECK_RTOL."""
-    check = get(name).spec["check"]
-    model = zoo.load(name, progress=False)
+    check = get(preset_name).spec["check"]
+    model = zoo.load(preset_name, progress=False)
     x = model.to_continuous(check_inputs(model, check)).numpy()
     n = len(x)
     singles = [model.log_prob(x[i : i + 1]).numpy()[0] for i in range(n)]
@@ -112,6 +136,20 @@ def test_refresh_check_rewrites_only_the_check_entry(tmp_path):
         model.log_prob(check_inputs(model, check)).numpy(), check["log_prob"], rtol=CHECK_RTOL
     )
     assert (get(name).directory / "preset.json").read_text() == original  # shipped untouched
+
+
+def test_refresh_check_of_a_video_preset_keeps_its_kind_and_frames(video_zoo, tmp_path):
+    """The tiny video preset's check, zeroed in a copy of its preset.json, comes back from
+    its weights: the same generated batch (kind, n, seed, num_frames) and log-probs."""
+    name = zoo_fixtures.TINY_VIDEO
+    spec = json.loads((video_zoo.preset / "preset.json").read_text())
+    stored = dict(spec["check"])
+    spec["check"]["log_prob"] = [0.0] * stored["n"]
+    (tmp_path / "preset.json").write_text(json.dumps(spec, indent=2) + "\n")
+    check = refresh_check(name, directory=tmp_path)
+    assert json.loads((tmp_path / "preset.json").read_text())["check"] == check
+    np.testing.assert_allclose(check.pop("log_prob"), stored.pop("log_prob"), rtol=CHECK_RTOL)
+    assert check == stored == {"kind": "stochastic_shapes", "n": 4, "seed": 0, "num_frames": 3}
 
 
 def test_unknown_name_lists_the_available_ones():

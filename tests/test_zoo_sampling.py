@@ -1,13 +1,23 @@
 """The zoo's models sample finite values at every temperature users pick, and those
-samples score; real faces round-trip through encode and decode pixel for pixel."""
+samples score; video models predict finite frames from held-out videos at those
+temperatures; real faces round-trip through encode and decode pixel for pixel."""
 
 import numpy as np
 import pytest
 
+from tests import zoo_fixtures
 from tests.conftest import SHARED_DATA
 from tfflows import zoo
+from tfflows.zoo.predictions import context_length, held_out_shapes
+from tfflows.zoo.registry import is_video
 
-IMAGE_PRESETS = [n for n in zoo.list() if len(zoo.load(n, weights=False).data_shape) == 3]
+UNTRAINED = {n: zoo.load(n, weights=False) for n in zoo.list()}  # each built once
+IMAGE_PRESETS = [n for n, model in UNTRAINED.items() if len(model.data_shape) == 3]
+# the shipped video presets and the tiny one of zoo_fixtures (published for these tests)
+VIDEO_PRESETS = [n for n, model in UNTRAINED.items() if is_video(model)]
+VIDEO_PRESETS.append(zoo_fixtures.TINY_VIDEO)
+tiny_video_zoo, video_zoo = zoo_fixtures.tiny_video_zoo, zoo_fixtures.video_zoo
+preset_name = zoo_fixtures.preset_name
 
 
 def test_glow_celeba_at_temperature_one_has_no_nan_sample():
@@ -32,6 +42,23 @@ def test_every_image_preset_samples_and_scores_finitely(name):
         assert np.isfinite(x.numpy()).all(), (name, temperature)
         assert np.isfinite(model.log_prob(x).numpy()).all(), (name, temperature)
         assert model.to_uint8(x).shape == (n, *model.data_shape)
+
+
+@pytest.mark.parametrize("preset_name", VIDEO_PRESETS, indirect=True)
+def test_every_video_preset_predicts_finite_frames_that_score(preset_name):
+    """From held-out stochastic shapes' first frames, 4 futures of 2 frames at each
+    temperature: finite, inside the continuous space, and the whole videos score finitely."""
+    model = zoo.load(preset_name, progress=False)
+    videos = held_out_shapes(model, 4, num_frames=2)
+    context = videos[:, : context_length(model)]
+    for temperature in (0.5, 0.7, 1.0):
+        frames = model.predict_frames(context, 2, temperature=temperature, seed=7).numpy()
+        assert np.isfinite(frames).all(), temperature
+        space = model.space
+        assert space.low <= frames.min() and frames.max() <= space.high, temperature
+        predicted = np.asarray(model.to_uint8(frames))
+        whole = np.concatenate([context, predicted], axis=1)
+        assert np.isfinite(model.log_prob(whole).numpy()).all(), temperature
 
 
 def test_real_faces_round_trip_through_the_latent_exactly():

@@ -1,5 +1,9 @@
-"""Fixtures shared by the zoo's tests (test_zoo.py, test_zoo_weights.py): import them by name."""
+"""Fixtures shared by the zoo's tests (test_zoo*.py, test_publish.py): import them by name."""
 
+import os
+import subprocess
+import sys
+import types
 import urllib.request
 
 import pytest
@@ -21,3 +25,63 @@ def cache(tmp_path, monkeypatch):
     """An empty user cache ($TFFLOWS_HOME) of the test's own."""
     monkeypatch.setenv("TFFLOWS_HOME", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+# A video preset made the way the real one is: a 2-step `tfflows train videoflow` run on
+# generated stochastic shapes, published by `python -m tfflows.zoo.publish` into a zoo
+# folder of its own, which $TFFLOWS_ZOO points the zoo loader at.
+TINY_VIDEO = "videoflow_tiny"
+VIDEO_DATA = "stochastic_shapes:num_videos=24,num_frames=3,size=16,seed=0,test_videos=6"
+TINY_VIDEOFLOW = [
+    *("--set", "levels=2", "--set", "steps_per_level=1"),
+    *("--set", "hidden_channels=4", "--set", "prior_channels=4"),
+]
+_MADE = {}  # one tiny video zoo per session, whichever test module asks first
+
+
+def _make_video_zoo(folder):
+    run, zoo_dir = folder / "run", folder / "zoo"
+    zoo_dir.mkdir()
+    train = [
+        *(sys.executable, "-m", "tfflows.cli", "train", "videoflow", "--data", VIDEO_DATA),
+        *("--out", str(run), "--steps", "2", "--batch-size", "8", "--xla", "off"),
+        *("--no-progress", *TINY_VIDEOFLOW),
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run(train, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    from tfflows.zoo import publish
+
+    publish.main(
+        [
+            *(str(run), "--name", TINY_VIDEO, "--description", "a tiny VideoFlow"),
+            *("--data", VIDEO_DATA, "--license", "Apache-2.0", "--curve"),
+            *("--train", " ".join(train[2:]), "--eval", f"tfflows eval {TINY_VIDEO}"),
+            *("--zoo-dir", str(zoo_dir)),
+        ]
+    )
+    return types.SimpleNamespace(run=run, zoo=zoo_dir, preset=zoo_dir / TINY_VIDEO)
+
+
+@pytest.fixture(scope="session")
+def tiny_video_zoo(tmp_path_factory):
+    """The tiny video preset's run and zoo folders (run, zoo, preset), made once."""
+    if "zoo" not in _MADE:
+        _MADE["zoo"] = _make_video_zoo(tmp_path_factory.mktemp("video_zoo"))
+    return _MADE["zoo"]
+
+
+@pytest.fixture
+def video_zoo(tiny_video_zoo, monkeypatch):
+    """$TFFLOWS_ZOO names the tiny video preset's zoo folder: the loader finds it."""
+    monkeypatch.setenv("TFFLOWS_ZOO", str(tiny_video_zoo.zoo))
+    return tiny_video_zoo
+
+
+@pytest.fixture
+def preset_name(request):
+    """A preset name for tests parametrized (indirectly) over the zoo: the shipped presets,
+    and TINY_VIDEO, which this fixture makes the loader find."""
+    if request.param == TINY_VIDEO:
+        request.getfixturevalue("video_zoo")
+    return request.param

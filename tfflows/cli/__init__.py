@@ -3,7 +3,8 @@
 An error prints one line, `tfflows COMMAND: message`, on stderr and exits with status 1;
 `tfflows --debug COMMAND ...` shows the traceback instead. TensorFlow is imported only by
 the commands that need it, so `tfflows --help` is instant. `tfflows demo` runs
-`tfflows.cli.demo`.
+`tfflows.cli.demo`; `tfflows predict` draws a video model's futures
+(`tfflows.zoo.predictions`).
 """
 
 import argparse
@@ -24,7 +25,9 @@ def _demo(args):
 
         config = get(args.zoo).spec["model"]["config"]
         shape = config.get("input_shape") or config.get("event_size") or []
-        if len(shape) == 3:
+        if "frame_shape" in config:  # a video model: predicted futures, as a GIF
+            demo.video_main(args.zoo, out=args.out or f"out/{args.zoo}.gif", data=args.data)
+        elif len(shape) == 3:
             demo.faces_main(args.zoo, out=args.out or f"out/{args.zoo}.png", data=args.data)
         else:
             demo.zoo_main(args.zoo, out=args.out or f"out/{args.zoo}.png")
@@ -101,10 +104,10 @@ def _add_train(sub):
     )
     p.add_argument(
         "model",
-        help='family ("glow", "realnvp", "nice", "maf", "iaf", "planar"), a zoo preset to '
-        "fine-tune, or a model JSON file",
+        help='family ("glow", "realnvp", "nice", "maf", "iaf", "planar", "videoflow"), a zoo '
+        "preset to fine-tune, or a model JSON file",
     )
-    p.add_argument("--data", required=True, help="file.npz, an image folder, or tfds:NAME")
+    p.add_argument("--data", required=True, help=_DATA_HELP)
     p.add_argument("--out", dest="out_dir", default="runs/flow", help="checkpoints, logs, ...")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model argument")
     p.add_argument("--steps", type=int, help="total steps (default: --epochs)")
@@ -220,8 +223,14 @@ def _sample(args):
     import numpy as np
 
     from tfflows.plotting import save_image_grid
+    from tfflows.zoo.registry import is_video
 
     model, _ = _zoo_or_run(args.model)
+    if is_video(model):
+        raise ValueError(
+            f"{args.model} is a video model: it predicts frames from context videos; use "
+            f"tfflows predict {args.model} --data VIDEOS"
+        )
     x = model.sample(args.n, temperature=args.temperature, seed=args.seed)
     if model.num_bits is None or len(model.data_shape) != 3:
         np.save(args.out, np.asarray(x))
@@ -235,20 +244,55 @@ def _sample(args):
 def _eval(args):
     import json
 
-    from tfflows.data import load_source
     from tfflows.training import evaluate_model
+    from tfflows.training.feed import fit_shape
 
     model, _ = _zoo_or_run(args.model)
-    splits = load_source(args.data)
-    x = splits.test_x if args.split == "test" else splits.train_x
-    y = splits.test_y if args.split == "test" else splits.train_y
-    if x is None:
-        raise ValueError(f"{args.data} has no {args.split} split")
+    x, y = _split_of(args.data, args.split)
     x = x[: args.examples] if args.examples else x
-    x = x.reshape(len(x), *model.data_shape)
+    # Images flattened for vector models (and back); a video model's any frame count.
+    x = fit_shape(x, model.data_shape, args.split)
     c = None if model.condition_shape is None else y[: len(x)]
     result = evaluate_model(model, x, c, batch_size=args.batch_size)
     print(json.dumps({"model": args.model, "data": args.data, "split": args.split, **result}))
+    return 0
+
+
+def _split_of(data, split):
+    """(x, y) of a data source's "test" or "train" split."""
+    from tfflows.data import load_source
+
+    splits = load_source(data)
+    x = splits.test_x if split == "test" else splits.train_x
+    y = splits.test_y if split == "test" else splits.train_y
+    if x is None:
+        raise ValueError(f"{data} has no {split} split")
+    return x, y
+
+
+def _predict(args):
+    from tfflows.zoo.predictions import save_predictions
+    from tfflows.zoo.registry import is_video
+
+    model, _ = _zoo_or_run(args.model)
+    if not is_video(model):
+        raise ValueError(
+            f"{args.model} is not a video model (it takes examples of shape "
+            f"{tuple(model.data_shape)}); draw its samples with tfflows sample {args.model}"
+        )
+    videos = _split_of(args.data, args.split)[0][: args.videos]
+    written = save_predictions(
+        model,
+        videos,
+        args.out,
+        args.still,
+        samples=args.samples,
+        num_frames=args.frames,
+        temperature=args.temperature,
+        seed=args.seed,
+    )
+    for path in written:
+        print(path)
     return 0
 
 
@@ -263,13 +307,47 @@ def _add_zoo_commands(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="samples.png", help="PNG grid (images) or .npy (vectors)")
     p.set_defaults(func=_sample)
-    p = sub.add_parser("eval", help="bits/dim and NLL of a model on a data set's test split")
+    p = sub.add_parser(
+        "eval",
+        help="bits/dim and NLL of a model on a data set's test split",
+        description="Prints one JSON line: examples, nll and bits_per_dim (a video model: "
+        "nll in nats per predicted frame, bits per pixel-channel of the frames after the "
+        "context). Batch i is dequantized with seed (0, i), as in training's evaluation.",
+    )
     p.add_argument("model", help="zoo name, training run folder or .keras file")
-    p.add_argument("--data", required=True, help="file.npz, an image folder, or tfds:NAME")
+    p.add_argument("--data", required=True, help=_DATA_HELP)
     p.add_argument("--split", choices=["test", "train"], default="test")
     p.add_argument("--examples", type=int, help="at most this many")
     p.add_argument("--batch-size", type=int, default=500)
     p.set_defaults(func=_eval)
+    p = sub.add_parser(
+        "predict",
+        help="a video model's predicted futures of context videos, as an animated GIF",
+        description="For each of the first --videos videos of the data's split: its first "
+        "context frames, then in one row the true video and --samples futures sampled at "
+        "--temperature (seeded), side by side in one looping GIF; --still also writes them as "
+        "a PNG (a row per video, a column per frame). Prints the paths written.",
+    )
+    p.add_argument("model", help="zoo name of a video model, training run folder or .keras file")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="the context videos, uint8 [N, T, H, W, C]: an .npz file or a generated source "
+        "such as stochastic_shapes:num_videos=40,num_frames=3,size=32 (its split --split)",
+    )
+    p.add_argument("--split", choices=["test", "train"], default="test")
+    p.add_argument("--videos", type=int, default=4, help="how many context videos")
+    p.add_argument("--samples", type=int, default=5, help="sampled futures per video")
+    p.add_argument(
+        "--frames",
+        type=int,
+        help="frames to predict (default: the videos' frames after the context)",
+    )
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="predictions.gif", help="the animated GIF")
+    p.add_argument("--still", help="also write the videos as a still PNG here")
+    p.set_defaults(func=_predict)
 
 
 def _add_export(sub):
@@ -304,9 +382,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="fit a flow to two moons and plot the density")
     demo.add_argument("--out", help="where to write the PNG")
     demo.add_argument(
-        "--zoo", help="show this zoo preset instead of training (image presets: samples)"
+        "--zoo",
+        help="show this zoo preset instead of training (image presets: samples; video "
+        "presets: predicted futures as a GIF)",
     )
-    demo.add_argument("--data", help="image preset: npz of real images to score")
+    demo.add_argument(
+        "--data", help="image preset: npz of real images to score; video preset: a video source"
+    )
     demo.add_argument("--steps", type=int, default=4000, help="training steps")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
@@ -321,6 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _DEBUG_HELP = "on an error, show the Python traceback instead of a one-line message"
+_DATA_HELP = (
+    "file.npz, an image folder, tfds:NAME, or generated videos "
+    "(stochastic_shapes:num_videos=N,num_frames=T,size=S,... or moving_mnist:path=mnist.npz,...)"
+)
 
 
 def _user_error_types():

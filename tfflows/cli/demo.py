@@ -1,6 +1,7 @@
 """The jobs of `tfflows demo`: `faces_main` loads the pretrained `glow_celeba` from the zoo,
 writes a grid of samples and scores real faces (what `make run` does); `zoo_main` does the
-same for a 2-D preset such as `maf_moons` (density plot); `main` fits a Real NVP flow to two
+same for a 2-D preset such as `maf_moons` (density plot); `video_main` for a video preset
+such as `videoflow_shapes` (predicted futures as a GIF); `main` fits a Real NVP flow to two
 moons with `fit`.
 """
 
@@ -164,5 +165,46 @@ def faces_main(
             f"{result['bits_per_dim']:.4f} bits/dim on {len(x)} real test {what} from {path} "
             f"(the card's number is over the whole test split)"
         )
+    print(f"done in {time.perf_counter() - t0:.0f} s")
+    return result
+
+
+def video_main(
+    name: str = "videoflow_shapes",
+    out: str = "out/videoflow_shapes.gif",
+    data: str | None = None,
+    videos: int = 64,
+) -> dict:
+    """Loads a video preset (offline, sha256-checked), writes the predicted futures of 4
+    context videos as a GIF at `out` and a still beside it (`.png`), and prints its bits/dim
+    on `videos` test videos: those of the video source `data`, else stochastic shapes at the
+    model's frame size from a held-out seed (`tfflows.zoo.predictions.held_out_shapes`).
+    Returns `evaluate_model`'s result."""
+    from tfflows import zoo
+    from tfflows.training import evaluate_model
+    from tfflows.zoo import predictions
+
+    t0 = time.perf_counter()
+    model = zoo.load(name, progress=False)
+    print(f"loaded {name} from the zoo ({model.count_params():,} parameters)")
+    if data is None:
+        test = predictions.held_out_shapes(model, videos)
+        where = "held-out stochastic shapes"
+    else:
+        from tfflows.data import load_source
+
+        test = load_source(data).test_x[:videos]
+        where = f"the test videos of {data}"
+    out = pathlib.Path(out)
+    written = predictions.save_predictions(
+        model, test[: predictions.VIDEOS], out, out.with_suffix(".png")
+    )
+    print(
+        f"wrote the true video and {predictions.SAMPLES} futures at temperature "
+        f"{predictions.TEMPERATURE} of {predictions.VIDEOS} videos to "
+        + " and ".join(map(str, written))
+    )
+    result = evaluate_model(model, test)
+    print(f"{result['bits_per_dim']:.4f} bits/dim on {len(test)} of {where}")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return result

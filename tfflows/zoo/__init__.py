@@ -10,6 +10,12 @@ URL (https:// or file:// only), downloaded atomically into the cache. The file i
 into a private temporary copy while its sha256 is checked, and the model loads that copy: the
 weights loaded are the bytes that were verified, even if the file is replaced meanwhile. See
 `tfflows.zoo.weights` for the details (temporary files, errors).
+
+Presets are the package's (`tfflows.zoo_presets`, the checkout's `zoo/`) and those of the
+zoo folders `$TFFLOWS_ZOO` names (os.pathsep-separated), which come first: a preset
+published with `python -m tfflows.zoo.publish ... --zoo-dir DIR` loads with
+`TFFLOWS_ZOO=DIR`. Video presets (VideoFlow) predict frames (`predict_frames`) instead of
+sampling; `tfflows.zoo.predictions` draws their futures.
 """
 
 from tfflows.zoo.registry import Preset, check_batch, check_inputs, get, names

@@ -1,6 +1,10 @@
 """The presets: `zoo/<name>/preset.json` in the repository, shipped in the package as
 `tfflows.zoo_presets` (see setup.py), each beside its weights and model card.
 
+`$TFFLOWS_ZOO` names more zoo folders (separated by `os.pathsep`), searched before the shipped
+one: a preset published elsewhere (`python -m tfflows.zoo.publish ... --zoo-dir DIR`) loads
+from DIR with `TFFLOWS_ZOO=DIR`, and takes the place of a shipped preset of the same name.
+
 preset.json:
   name, description, model (a `tfflows.models.model_config`), weights {file, sha256, url},
   metrics (measured numbers), check (below), data, license, commands {train, eval}.
@@ -17,6 +21,12 @@ those values changed by 3e-5 relative with the machine's load). `check_inputs` r
   {"kind": "two_moons", "n", "seed", "log_prob"}: `tfflows.data.toy_data.two_moons(n, seed=seed)`.
   {"kind": "normal", "n", "seed", "log_prob"}: standard normal vectors (numpy's seeded
       generator), for 2-D presets whose density covers them (planar_u1..u4).
+  {"kind": "stochastic_shapes", "n", "seed", "num_frames", "log_prob"}: video presets:
+      `tfflows.data.video.stochastic_shapes(n, num_frames, size, seed)` at the model's frame
+      size, regenerated, not stored (4 videos of 3 frames at 32 x 32 would be 49 KB of
+      base64). The generator is numpy only (integer draws, float64 geometry), so the batch
+      is the same on every machine; a change to its drawing fails the check, as it should:
+      the preset's measured numbers were taken on those pictures.
   {"kind": "pixels", ...}: uniform random uint8 pixels; read for old presets, no longer
       written (far outside the data).
 """
@@ -25,6 +35,7 @@ import base64
 import dataclasses
 import importlib.resources
 import json
+import os
 import pathlib
 
 import numpy as np
@@ -49,12 +60,20 @@ def presets_root():
     return pathlib.Path(str(importlib.resources.files("tfflows.zoo_presets")))
 
 
+def extra_roots() -> list[pathlib.Path]:
+    """The zoo folders named by `$TFFLOWS_ZOO` (os.pathsep-separated), in order."""
+    value = os.environ.get("TFFLOWS_ZOO", "")
+    return [pathlib.Path(p) for p in value.split(os.pathsep) if p]
+
+
 def _all():
-    root = presets_root()
     found = {}
-    for spec_file in sorted(root.glob("*/preset.json")):
-        spec = json.loads(spec_file.read_text())
-        found[spec["name"]] = Preset(spec["name"], spec_file.parent, spec)
+    # The shipped presets first, so that a folder of $TFFLOWS_ZOO replaces a name; an
+    # earlier folder of $TFFLOWS_ZOO wins over a later one.
+    for root in [presets_root(), *reversed(extra_roots())]:
+        for spec_file in sorted(root.glob("*/preset.json")):
+            spec = json.loads(spec_file.read_text())
+            found[spec["name"]] = Preset(spec["name"], spec_file.parent, spec)
     return found
 
 
@@ -69,14 +88,27 @@ def get(name):
     return presets[name]
 
 
-GENERATED_KINDS = ("two_moons", "normal", "pixels")
+GENERATED_KINDS = ("two_moons", "normal", "pixels", "stochastic_shapes")
 STORED_DTYPES = ("uint8", "float32")
 
 
-def check_batch(model, kind, n, seed):
+def is_video(model) -> bool:
+    """Whether `model` takes videos [N, T, H, W, C] (its example shape (None, H, W, C))."""
+    shape = tuple(model.data_shape)
+    return len(shape) == 4 and shape[0] is None
+
+
+def check_batch(model, kind: str, n: int, seed: int, num_frames: int | None = None) -> np.ndarray:
     """A generated check batch (see the module doc): "two_moons" points, "normal" vectors
-    or "pixels" (uniform uint8), from numpy's seeded generator. A "samples" batch is stored
-    in the preset: use `check_inputs(model, preset.spec["check"])`."""
+    or "pixels" (uniform uint8), from numpy's seeded generator, or "stochastic_shapes"
+    videos of `num_frames` frames for a video model. A "samples" batch is stored in the
+    preset: use `check_inputs(model, preset.spec["check"])`."""
+    if kind == "stochastic_shapes":
+        return _shapes_batch(model, n, seed, num_frames)
+    if is_video(model):
+        raise ValueError(
+            f'a video model\'s check batch is "stochastic_shapes" videos, not {kind!r}'
+        )
     rng = np.random.default_rng(seed)
     if kind == "pixels":
         return rng.integers(0, 256, (n, *model.data_shape), dtype=np.uint8)
@@ -95,6 +127,25 @@ def check_batch(model, kind, n, seed):
     )
 
 
+def _shapes_batch(model, n, seed, num_frames):
+    if not is_video(model):
+        raise ValueError(
+            f'a "stochastic_shapes" check batch is for video models, but this model takes '
+            f"examples of shape {tuple(model.data_shape)}"
+        )
+    height, width, channels = model.data_shape[1:]
+    if height != width or channels != 3:
+        raise ValueError(
+            f"stochastic_shapes makes square RGB frames, but this model's frames are "
+            f"{(height, width, channels)}: pick another check kind"
+        )
+    if num_frames is None:
+        raise ValueError('a "stochastic_shapes" check batch needs num_frames')
+    from tfflows.data.video import stochastic_shapes
+
+    return stochastic_shapes(n, num_frames=num_frames, size=height, seed=seed)
+
+
 def encode_batch(batch):
     """The "samples" check fields that store `batch` (uint8 or float32): dtype, shape, data."""
     batch = np.ascontiguousarray(batch)
@@ -107,7 +158,8 @@ def encode_batch(batch):
 def check_inputs(model, check):
     """The batch of a preset's `check` entry (a dict from preset.json), for `model`."""
     if check["kind"] != "samples":
-        return check_batch(model, check["kind"], check["n"], check["seed"])
+        frames = check.get("num_frames")
+        return check_batch(model, check["kind"], check["n"], check["seed"], frames)
     dtype, shape = check["dtype"], tuple(check["shape"])
     if dtype not in STORED_DTYPES or shape[1:] != tuple(model.data_shape):
         raise ValueError(
