@@ -24,7 +24,9 @@ setup(
     # package as tfflows.zoo_presets, so that tfflows.zoo.load works offline after pip install.
     packages=[*find_packages(include=["tfflows", "tfflows.*"]), "tfflows.zoo_presets"],
     package_dir={"tfflows.zoo_presets": "zoo"},
-    package_data={"tfflows.zoo_presets": ["*/preset.json", "*/*.weights.h5", "*/*.md", "*/*.png", "*/*.gif"]},
+    package_data={
+        "tfflows.zoo_presets": ["*/preset.json", "*/*.weights.h5", "*/*.md", "*/*.png", "*/*.gif"]
+    },
     install_requires=_requirements(),
     extras_require={
         "dev": ["pytest==9.2.0", "ruff==0.17.6"],

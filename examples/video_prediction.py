@@ -60,6 +60,8 @@ def main():
     else:
         import tfflows.zoo
 
+        if "videoflow_shapes" not in tfflows.zoo.list():
+            parser.error("this checkout has no videoflow_shapes preset: pass --train-minutes N")
         model = tfflows.zoo.load("videoflow_shapes")
     test = data.stochastic_shapes(256, num_frames=1 + args.frames, size=32, seed=args.seed)
     bits = float(np.mean(model.bits_per_dim(test)))
