@@ -18,7 +18,9 @@ fixed default noise, so scores are deterministic and equal `model.log_prob(x)`),
 otherwise. *`images` (uint8) only for discrete models. A conditional model takes
 `condition` as well (int32 labels [N] for `num_classes`, else float32 [N, *condition_shape];
 for `sample`, one condition per sample). Only TensorFlow ops are in the graph: the export
-runs in TF Serving's C++ loader with no Python, TFP or tfflows.
+runs in TF Serving's C++ loader with no Python, TFP or tfflows. A video model (`VideoFlow`)
+gets the signatures of `video_signatures.py` (log_prob, bits_per_dim, predict_frames, encode,
+decode of videos) instead.
 
 One request is capped, so a client cannot make the server allocate without bound: `sample`
 answers at most `max_samples` samples, the other signatures at most `max_batch` examples
@@ -51,6 +53,7 @@ from tfflows.export.checks import (
     shape_checked,
     track_variables,
 )
+from tfflows.export.video_signatures import MAX_FRAMES, VIDEO_SIGNATURES, video_serving_module
 
 SIGNATURES = ("serving_default", "log_prob", "bits_per_dim", "sample", "encode", "decode")
 MAX_SAMPLES = 1024
@@ -69,14 +72,34 @@ def _condition_spec(model):
     return tf.TensorSpec([None, *model.condition_shape], tf.float32, name="condition")
 
 
-def serving_module(model, max_samples: int = MAX_SAMPLES, max_batch: int = MAX_BATCH) -> tf.Module:
-    """A `tf.Module` holding the model's variables and one `tf.function` per signature.
+def is_video_model(model) -> bool:
+    """Whether `model` is a video model (it predicts frames): it gets the video signatures."""
+    return callable(getattr(model, "predict_frames", None))
+
+
+def signature_names(model) -> tuple:
+    """The signatures an export of `model` has: `VIDEO_SIGNATURES` or `SIGNATURES`."""
+    return VIDEO_SIGNATURES if is_video_model(model) else SIGNATURES
+
+
+def serving_module(
+    model,
+    max_samples: int = MAX_SAMPLES,
+    max_batch: int = MAX_BATCH,
+    max_frames: int = MAX_FRAMES,
+) -> tf.Module:
+    """A `tf.Module` holding the model's variables and one `tf.function` per signature
+    (`signature_names(model)`; a video model gets `video_serving_module`'s).
 
     `sample` answers at most `max_samples` samples per request, the other signatures at
-    most `max_batch` examples; larger requests fail with InvalidArgument before any work.
+    most `max_batch` examples (videos); a video model's requests hold at most `max_frames`
+    frames. Larger requests fail with InvalidArgument before any work.
     """
     max_samples = check_count(max_samples, "max_samples")
     max_batch = check_count(max_batch, "max_batch")
+    max_frames = check_count(max_frames, "max_frames")
+    if is_video_model(model):
+        return video_serving_module(model, max_batch=max_batch, max_frames=max_frames)
     module = tf.Module()
     track_variables(module, model)
     discrete = model.num_bits is not None
@@ -213,6 +236,7 @@ def export_saved_model(
     version: int | None = None,
     max_samples: int = MAX_SAMPLES,
     max_batch: int = MAX_BATCH,
+    max_frames: int = MAX_FRAMES,
 ) -> pathlib.Path:
     """Writes `model` as `base_dir/<name>/<version>/` and returns that path.
 
@@ -226,12 +250,17 @@ def export_saved_model(
 
     `sample` answers at most `max_samples` samples per request and the other signatures
     at most `max_batch` examples; a larger request fails with InvalidArgument (see the
-    module docstring for the memory one request takes).
+    module docstring for the memory one request takes). A video model (`VideoFlow`) gets
+    the signatures of `tfflows.export.video_signatures` instead, and `max_frames` caps the
+    frames of one request (every video's, the predicted ones included); `max_samples`
+    concerns `sample` only, which a video model does not have.
     """
     name = _check_name(model.name if name is None else name, default=name is None)
     if version is not None:
         version = check_count(version, "version", high=2**63 - 1)
-    module = serving_module(model, max_samples=max_samples, max_batch=max_batch)
+    module = serving_module(
+        model, max_samples=max_samples, max_batch=max_batch, max_frames=max_frames
+    )
     model_dir = pathlib.Path(base_dir) / name
     model_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(model_dir)
@@ -239,9 +268,10 @@ def export_saved_model(
     target = model_dir / str(version)
     if target.exists():
         raise FileExistsError(f"{target} exists; TF Serving versions are never rewritten")
+    names = signature_names(model)
     signatures = {
         "serving_default": module.log_prob.get_concrete_function(),
-        **{s: getattr(module, s).get_concrete_function() for s in SIGNATURES[1:]},
+        **{s: getattr(module, s).get_concrete_function() for s in names[1:]},
     }
     prefix = f".{version}.tmp-{_host()}-{os.getpid()}-"
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=prefix, dir=model_dir))
