@@ -1,15 +1,20 @@
 """VideoFlow's SavedModel: log_prob, bits_per_dim, predict_frames, encode and decode of
 videos through TF's C API (the loader TF Serving uses) and where tfflows, TFP and Keras
 cannot be imported, equal to the Python model for any number of frames; bad requests and
-requests over the caps fail with a message."""
+requests over the caps fail with a message; the serving client sends frame files."""
+
+import argparse
+import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from tests.c_loader import compile_runner, run_signature, signature_defs
 from tests.test_export import PYFUNC_OPS, graph_ops, run_where_tfflows_cannot_be_imported
+from tests.test_serving_client import client
 from tfflows import models
 from tfflows.export import VIDEO_SIGNATURES, export_saved_model
 
@@ -244,3 +249,55 @@ def test_max_frames_is_checked(value, error, tmp_path):
     with pytest.raises(error, match="max_frames must be an integer"):
         export_saved_model(model, tmp_path, name="v", max_frames=value)
     assert not (tmp_path / "v").exists()
+
+
+def _write_frames(frames, directory):
+    paths = []
+    for t, frame in enumerate(frames):
+        paths.append(directory / f"t{t}.png")
+        Image.fromarray(frame).save(paths[-1])
+    return [str(p) for p in paths]
+
+
+def test_client_predicts_frames_from_frame_files_and_writes_them(video, tmp_path):
+    model, path = video
+    context = _videos(1, 2, seed=6)
+    files = _write_frames(context[0], tmp_path)
+    args = argparse.Namespace(
+        images=None, frames=files, n=16, temperature=0.6, seed=3, num_frames=3
+    )
+    dtypes = client.signature_inputs_from_saved_model(path, "predict_frames")
+    values = client.request_values(args)
+    inputs = client.cast_inputs(dtypes, {k: v for k, v in values.items() if k in dtypes})
+    assert inputs["context"].shape == (1, 2, *FRAME) and inputs["seed"].dtype == np.int64
+    loaded = tf.saved_model.load(str(path))
+    outputs = loaded.signatures["predict_frames"](**{k: tf.constant(v) for k, v in inputs.items()})
+    outputs = {k: v.numpy() for k, v in outputs.items()}
+    _assert_close(outputs, _predicted(model, context, 3, 0.6, 3), "client predict_frames")
+    picture = np.asarray(Image.open(client.save_outputs(outputs, tmp_path / "future.png")))
+    assert picture.shape == (2 + 10, 2 + 3 * 10, 3)  # one row, 3 frames, 2-pixel padding
+    for t in range(3):
+        left = 2 + 10 * t
+        np.testing.assert_array_equal(picture[2:10, left : left + 8], outputs["frames"][0, t])
+    scored = client.cast_inputs(
+        client.signature_inputs_from_saved_model(path, "log_prob"), {"x": values["x"]}
+    )
+    np.testing.assert_array_equal(scored["x"], context)
+
+
+def test_client_reports_unusable_frame_files_in_one_line(video, tmp_path, monkeypatch):
+    _, path = video
+    files = _write_frames(_videos(1, 1)[0], tmp_path)
+    Image.new("RGB", (16, 16)).save(tmp_path / "big.png")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    for extra, message in [
+        (str(tmp_path / "big.png"), f"{tmp_path / 'big.png'} is 16x16 pixels but {files[0]} "),
+        (str(tmp_path / "broken.png"), f"cannot read the image {tmp_path / 'broken.png'}: "),
+    ]:
+        argv = ["client.py", "--model", "v", "--signature", "predict_frames"]
+        argv += ["--saved-model", str(path), "--frames", files[0], extra]
+        monkeypatch.setattr(sys, "argv", argv)
+        with pytest.raises(SystemExit) as error:
+            client.main()
+        line = str(error.value.code)
+        assert line.startswith(f"client.py: {message}") and "\n" not in line, line
