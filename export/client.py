@@ -6,14 +6,18 @@
     # draw samples through gRPC and write them as a grid
     python export/client.py --model glow_celeba --signature sample --n 16 --temperature 0.7 \\
         --seed 0 --grpc localhost:8500 --out samples.png
+    # a video model: predict 8 frames after the frames given (one video, in order)
+    python export/client.py --model videoflow_shapes --signature predict_frames \\
+        --frames t0.png --num-frames 8 --seed 0 --out future.png
 
 The signature's input names, dtypes and shapes come from the server's metadata endpoint
 (REST) or, with --saved-model DIR, from the SavedModel itself; values are cast to the
 declared dtype, so `n=16` becomes int32 and `seed=0` int64 as the signature wants.
 
-When no server answers, or the server refuses a request (for example `n` above the export's
-`max_samples`), the client prints one line saying so (the URL, or the server's own error
-message) and exits with status 1.
+When no server answers, the server refuses a request (for example `n` above the export's
+`max_samples`), or the image files cannot make the request (unreadable, of different sizes),
+the client prints one line saying so (the URL, the server's own error message, or the file)
+and exits with status 1.
 """
 
 import argparse
@@ -176,6 +180,57 @@ def grpc_predict(address, request, timeout=60.0):
     return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
 
 
+def read_images(paths):
+    """The image files as one uint8 array [len(paths), H, W, 3]; RequestError naming the file
+    that cannot be read or whose size differs from the first's."""
+    from PIL import Image, UnidentifiedImageError
+
+    images = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                images.append(np.asarray(image.convert("RGB")))
+        except (OSError, UnidentifiedImageError) as error:
+            raise RequestError(f"cannot read the image {path}: {error}") from None
+        if images[-1].shape != images[0].shape:
+            raise RequestError(
+                f"{path} is {images[-1].shape[1]}x{images[-1].shape[0]} pixels but {paths[0]} "
+                f"is {images[0].shape[1]}x{images[0].shape[0]}: give images of one size"
+            )
+    return np.stack(images)
+
+
+def request_values(args):
+    """The values the command line gives, by input name; `call` keeps the signature's.
+    --images are a batch of images (x); --frames the frames of one video, which is x (to
+    score it) or context (to predict its next frames)."""
+    values = {
+        "n": args.n,
+        "temperature": args.temperature,
+        "seed": args.seed,
+        "num_frames": args.num_frames,
+    }
+    if args.images:
+        values["x"] = read_images(args.images)
+    if args.frames:
+        values["x"] = values["context"] = read_images(args.frames)[None]
+    return values
+
+
+def save_outputs(outputs, path):
+    """Writes the returned `frames` (videos: a row per video, a column per frame) or
+    `images` (a grid) to `path` as a PNG; returns the path, or None if there are none."""
+    from tfflows.plotting import save_image_grid
+
+    if "frames" in outputs:
+        frames = np.asarray(outputs["frames"], np.uint8)
+        grid = frames.reshape(-1, *frames.shape[2:])
+        return save_image_grid(grid, path, columns=max(frames.shape[1], 1))
+    if "images" in outputs:
+        return save_image_grid(np.asarray(outputs["images"], np.uint8), path)
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -183,11 +238,18 @@ def main():
     parser.add_argument("--rest", default="http://localhost:8501")
     parser.add_argument("--grpc", help="host:port; use gRPC instead of REST")
     parser.add_argument("--saved-model", help="read the signature from this export dir")
-    parser.add_argument("--images", nargs="*", help="image files for x")
+    files = parser.add_mutually_exclusive_group()
+    files.add_argument("--images", nargs="*", help="image files for x")
+    files.add_argument(
+        "--frames", nargs="*", help="the frames of one video, in order (x or context)"
+    )
     parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--num-frames", type=int, default=4, help="frames to predict")
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", help="write returned images here as a grid (PNG)")
+    parser.add_argument(
+        "--out", help="write the returned images (a grid) or frames (a row per video) as a PNG"
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     args = parser.parse_args()
     try:
@@ -196,10 +258,8 @@ def main():
         raise SystemExit(f"{parser.prog}: {error}") from None
     for name, value in outputs.items():
         print(name, value.shape, *([value] if value.ndim <= 1 else []))
-    if args.out and "images" in outputs:
-        from tfflows.plotting import save_image_grid
-
-        save_image_grid(outputs["images"].astype(np.uint8), args.out)
+    if args.out:
+        save_outputs(outputs, args.out)
 
 
 def call(args):
@@ -208,11 +268,7 @@ def call(args):
         dtypes = signature_inputs_from_saved_model(args.saved_model, args.signature)
     else:
         dtypes = signature_inputs_from_server(args.rest, args.model, args.signature, args.timeout)
-    values = {"n": args.n, "temperature": args.temperature, "seed": args.seed}
-    if args.images:
-        from PIL import Image
-
-        values = {"x": np.stack([np.asarray(Image.open(p).convert("RGB")) for p in args.images])}
+    values = request_values(args)
     inputs = cast_inputs(dtypes, {k: v for k, v in values.items() if k in dtypes})
     if args.grpc:
         request = predict_request(args.model, args.signature, inputs)

@@ -18,7 +18,9 @@ fixed default noise, so scores are deterministic and equal `model.log_prob(x)`),
 otherwise. *`images` (uint8) only for discrete models. A conditional model takes
 `condition` as well (int32 labels [N] for `num_classes`, else float32 [N, *condition_shape];
 for `sample`, one condition per sample). Only TensorFlow ops are in the graph: the export
-runs in TF Serving's C++ loader with no Python, TFP or tfflows.
+runs in TF Serving's C++ loader with no Python, TFP or tfflows. A video model (`VideoFlow`)
+gets the signatures of `video_signatures.py` (log_prob, bits_per_dim, predict_frames, encode,
+decode of videos) instead.
 
 One request is capped, so a client cannot make the server allocate without bound: `sample`
 answers at most `max_samples` samples, the other signatures at most `max_batch` examples
@@ -31,7 +33,6 @@ peak memory by 0.29-0.45 MB per example: 366 MB for 1024 samples, 435 MB for log
 has loaded it; and a server runs several requests at a time.
 """
 
-import numbers
 import os
 import pathlib
 import re
@@ -39,13 +40,23 @@ import shutil
 import socket
 import tempfile
 
-import numpy as np
 import tensorflow as tf
+
+from tfflows.export.checks import (
+    MAX_BATCH,
+    after,
+    at_least_one,
+    batch_capped,
+    check_count,
+    count_capped,
+    cut,
+    shape_checked,
+    track_variables,
+)
+from tfflows.export.video_signatures import MAX_FRAMES, VIDEO_SIGNATURES, video_serving_module
 
 SIGNATURES = ("serving_default", "log_prob", "bits_per_dim", "sample", "encode", "decode")
 MAX_SAMPLES = 1024
-MAX_BATCH = 1024
-_INT32_MAX = 2**31 - 1
 # A TF Serving model name is a folder name under base_path and a part of the REST URL
 # /v1/models/<name>:predict, so: no path separators, no ':' or spaces, not hidden, not . or ..
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
@@ -61,32 +72,36 @@ def _condition_spec(model):
     return tf.TensorSpec([None, *model.condition_shape], tf.float32, name="condition")
 
 
-def _check_count(value, what, low=1, high=_INT32_MAX):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{what} must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{what} must be an integer from {low} to {high}, got {value}")
-    return int(value)
+def is_video_model(model) -> bool:
+    """Whether `model` is a video model (it predicts frames): it gets the video signatures."""
+    return callable(getattr(model, "predict_frames", None))
 
 
-def _at_most(count, cap, template):
-    """An assertion op: `count` <= `cap`, else InvalidArgument with `template` formatted
-    with the count (a string built in the graph: the message names the request's value)."""
-    return tf.debugging.Assert(count <= cap, [tf.strings.format(template, count)])
+def signature_names(model) -> tuple:
+    """The signatures an export of `model` has: `VIDEO_SIGNATURES` or `SIGNATURES`."""
+    return VIDEO_SIGNATURES if is_video_model(model) else SIGNATURES
 
 
-def serving_module(model, max_samples: int = MAX_SAMPLES, max_batch: int = MAX_BATCH):
-    """A `tf.Module` holding the model's variables and one `tf.function` per signature.
+def serving_module(
+    model,
+    max_samples: int = MAX_SAMPLES,
+    max_batch: int = MAX_BATCH,
+    max_frames: int = MAX_FRAMES,
+) -> tf.Module:
+    """A `tf.Module` holding the model's variables and one `tf.function` per signature
+    (`signature_names(model)`; a video model gets `video_serving_module`'s).
 
     `sample` answers at most `max_samples` samples per request, the other signatures at
-    most `max_batch` examples; larger requests fail with InvalidArgument before any work.
+    most `max_batch` examples (videos); a video model's requests hold at most `max_frames`
+    frames. Larger requests fail with InvalidArgument before any work.
     """
-    max_samples = _check_count(max_samples, "max_samples")
-    max_batch = _check_count(max_batch, "max_batch")
+    max_samples = check_count(max_samples, "max_samples")
+    max_batch = check_count(max_batch, "max_batch")
+    max_frames = check_count(max_frames, "max_frames")
+    if is_video_model(model):
+        return video_serving_module(model, max_batch=max_batch, max_frames=max_frames)
     module = tf.Module()
-    # Tracking the variables themselves (not the Keras model) is what the C++ loader needs
-    # to find them ("Could not find variable ..." otherwise).
-    module.model_variables = [v.value for v in model.variables]
+    track_variables(module, model)
     discrete = model.num_bits is not None
     x_spec = tf.TensorSpec([None, *model.data_shape], tf.uint8 if discrete else tf.float32, "x")
     z_spec = tf.TensorSpec([None, *model.latent_shape], tf.float32, "latent")
@@ -99,39 +114,6 @@ def serving_module(model, max_samples: int = MAX_SAMPLES, max_batch: int = MAX_B
             return tf.function(fn, input_signature=specs, autograph=False)
         return tf.function(lambda *args: fn(*args, None), input_signature=specs, autograph=False)
 
-    def capped(tensor, signature, what):
-        """`tensor` after asserting its batch is at most max_batch."""
-        template = (
-            f"{signature}: a batch of {{}} examples in {what} is more than this export "
-            f"allows (max_batch = {max_batch}); send at most {max_batch} per request, or "
-            "re-export with export_saved_model(..., max_batch=...)"
-        )
-        with tf.control_dependencies([_at_most(tf.shape(tensor)[0], max_batch, template)]):
-            return tf.identity(tensor)
-
-    def checked(tensor, shape, what):
-        """`tensor` after asserting it is [N, *shape]: a wrong request fails with a message
-        naming the input, not deep inside the flow."""
-        # tf.debugging.assert_equal would pass at trace time: the signature declares the
-        # dims, so TF folds tf.shape(tensor)[1:] to them. A client of the C API can still
-        # send other dims; the element count (batch unknown, so not foldable) catches that.
-        message = f"{what} must have shape [N, {', '.join(map(str, shape))}]"
-        size = tf.shape(tensor, out_type=tf.int64)[0] * int(np.prod(shape))
-        ok = tf.equal(tf.size(tensor, out_type=tf.int64), size)
-        dims = tf.debugging.Assert(ok, [message, tf.shape(tensor)])
-        with tf.control_dependencies([dims]):
-            return tf.identity(tensor)
-
-    def at_least_one(tensor):
-        """(tensor, its batch size), with one zero example standing in for an empty batch:
-        TF's fused CPU convolutions fail on a batch of 0; outputs are cut back with [:n]."""
-        n = tf.shape(tensor)[0]
-        dummy = tf.zeros(tf.concat([[1], tf.shape(tensor)[1:]], axis=0), tensor.dtype)
-        return tf.cond(n > 0, lambda: tensor, lambda: dummy), n
-
-    def cut(outputs, n):
-        return {k: v[:n] for k, v in outputs.items()}
-
     def images(x):
         return {"images": model.to_uint8(x)} if discrete else {}
 
@@ -139,10 +121,11 @@ def serving_module(model, max_samples: int = MAX_SAMPLES, max_batch: int = MAX_B
         """fn(tensor, condition) -> dict, on a capped, checked, never-empty batch."""
 
         def run(tensor, condition):
-            tensor = checked(capped(tensor, signature, what), shape, what)
-            tensor, n = at_least_one(tensor)
+            tensor = batch_capped(tensor, max_batch, signature, what)
+            tensor, n = at_least_one(shape_checked(tensor, shape, what))
             if condition is not None:
-                condition, _ = at_least_one(capped(condition, signature, "condition"))
+                condition = batch_capped(condition, max_batch, signature, "condition")
+                condition, _ = at_least_one(condition)
             return cut(fn(tensor, condition), n)
 
         return run
@@ -164,16 +147,14 @@ def serving_module(model, max_samples: int = MAX_SAMPLES, max_batch: int = MAX_B
     bits_per_dim = batch_op(bits_per_dim_fn, "bits_per_dim", model.data_shape, "x")
     encode = batch_op(encode_fn, "encode", model.data_shape, "x")
     decode = batch_op(decode_fn, "decode", model.latent_shape, "latent")
-    too_many = (
-        f"sample: n = {{}} is more than this export allows (max_samples = {max_samples}); "
-        f"ask for at most {max_samples} per request (several requests for more), or "
-        "re-export with export_saved_model(..., max_samples=...)"
-    )
 
     def sample(n, temperature, seed, condition):
         # The cap first: every other check and all work wait for it, so a request that is
         # too large fails at once with that message, before anything is allocated.
-        with tf.control_dependencies([_at_most(n, max_samples, too_many)]):
+        more = " (several requests for more)"
+        with tf.control_dependencies(
+            [count_capped(n, max_samples, "sample", "n", "max_samples", more)]
+        ):
             checks = [
                 tf.debugging.assert_non_negative(n, message="sample: n must be >= 0"),
                 tf.debugging.assert_non_negative(temperature, message="sample: temperature < 0"),
@@ -184,8 +165,7 @@ def serving_module(model, max_samples: int = MAX_SAMPLES, max_batch: int = MAX_B
                         tf.shape(condition)[0], n, message="sample: give one condition per sample"
                     )
                 )
-        with tf.control_dependencies(checks):
-            n = tf.identity(n)
+        n = after(checks, n)
         # model.sample itself: it checks the labels (in range, one per sample) and
         # handles n = 0; the same seed draws the same samples as in Python.
         x = model.sample(n, temperature, seed, condition if conditional else None)
@@ -256,6 +236,7 @@ def export_saved_model(
     version: int | None = None,
     max_samples: int = MAX_SAMPLES,
     max_batch: int = MAX_BATCH,
+    max_frames: int = MAX_FRAMES,
 ) -> pathlib.Path:
     """Writes `model` as `base_dir/<name>/<version>/` and returns that path.
 
@@ -269,12 +250,17 @@ def export_saved_model(
 
     `sample` answers at most `max_samples` samples per request and the other signatures
     at most `max_batch` examples; a larger request fails with InvalidArgument (see the
-    module docstring for the memory one request takes).
+    module docstring for the memory one request takes). A video model (`VideoFlow`) gets
+    the signatures of `tfflows.export.video_signatures` instead, and `max_frames` caps the
+    frames of one request (every video's, the predicted ones included); `max_samples`
+    concerns `sample` only, which a video model does not have.
     """
     name = _check_name(model.name if name is None else name, default=name is None)
     if version is not None:
-        version = _check_count(version, "version", high=2**63 - 1)
-    module = serving_module(model, max_samples=max_samples, max_batch=max_batch)
+        version = check_count(version, "version", high=2**63 - 1)
+    module = serving_module(
+        model, max_samples=max_samples, max_batch=max_batch, max_frames=max_frames
+    )
     model_dir = pathlib.Path(base_dir) / name
     model_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(model_dir)
@@ -282,9 +268,10 @@ def export_saved_model(
     target = model_dir / str(version)
     if target.exists():
         raise FileExistsError(f"{target} exists; TF Serving versions are never rewritten")
+    names = signature_names(model)
     signatures = {
         "serving_default": module.log_prob.get_concrete_function(),
-        **{s: getattr(module, s).get_concrete_function() for s in SIGNATURES[1:]},
+        **{s: getattr(module, s).get_concrete_function() for s in names[1:]},
     }
     prefix = f".{version}.tmp-{_host()}-{os.getpid()}-"
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=prefix, dir=model_dir))
