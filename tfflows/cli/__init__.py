@@ -196,6 +196,7 @@ def _export(args):
         version=args.version,
         max_samples=args.max_samples,
         max_batch=args.max_batch,
+        max_frames=args.max_frames,
     )
     print(path)
     return 0
@@ -365,7 +366,15 @@ def _add_export(sub):
         "--max-batch",
         type=int,
         default=1024,
-        help="largest batch of one log_prob, bits_per_dim, encode or decode request",
+        help="largest batch (images or videos) of one log_prob, bits_per_dim, encode or "
+        "decode request",
+    )
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=1024,
+        help="largest number of frames in one request to a video model (every video's, the "
+        "predicted ones included)",
     )
     p.set_defaults(func=_export)
 
