@@ -45,12 +45,14 @@ def frame_latents(model, y):
     return tf.reshape(u, y.shape), tf.reshape(dist.log_prob(flat), [n, t])
 
 
-@pytest.mark.parametrize("prior", ["conv3d", "conv_lstm", "pointwise"])
-def test_log_prob_is_the_sum_of_per_frame_gaussian_terms(prior):
+@pytest.mark.parametrize(
+    "prior,context", [("conv3d", 1), ("conv_lstm", 1), ("pointwise", 1), ("conv3d", 2)]
+)
+def test_log_prob_is_the_sum_of_per_frame_gaussian_terms(prior, context):
     """log p = sum over predicted frames of [image-flow log p(y_t) - log N(u_t; 0, I)
     + sum_l log N(u_t^l; mu, sigma)], mu and sigma from each prior net run on the frames
     up to t only (so the sum is also causal by construction)."""
-    model = small_model(prior)
+    model = small_model(prior, context_frames=context)
     x = videos()
     y = model.to_continuous(x, seed=(3, 4))
     u, image_lp = frame_latents(model, y)
@@ -72,9 +74,10 @@ def test_log_prob_is_the_sum_of_per_frame_gaussian_terms(prior):
         model.frame_log_probs(x, seed=(3, 4)), expected, rtol=1e-4, atol=1e-2
     )
     np.testing.assert_allclose(
-        model.log_prob(x, seed=(3, 4)), expected[:, 1:].sum(1), rtol=1e-4, atol=2e-2
+        model.log_prob(x, seed=(3, 4)), expected[:, context:].sum(1), rtol=1e-4, atol=2e-2
     )
-    bpd = -(expected[:, 1:].mean(1) - np.prod(FRAME) * 8 * np.log(2)) / (np.prod(FRAME) * np.log(2))
+    mean = expected[:, context:].mean(1)
+    bpd = -(mean - np.prod(FRAME) * 8 * np.log(2)) / (np.prod(FRAME) * np.log(2))
     np.testing.assert_allclose(model.bits_per_dim(x, seed=(3, 4)), bpd, rtol=1e-5)
 
 
@@ -115,7 +118,7 @@ def test_the_prior_is_causal(prior):
     changed = x.copy()
     changed[:, 2] = 255 - changed[:, 2]
     before, after = model.frame_log_probs(x), model.frame_log_probs(changed)
-    np.testing.assert_array_equal(before[:, :2], after[:, :2])
+    np.testing.assert_allclose(before[:, :2], after[:, :2], rtol=0, atol=1e-6)
     assert np.all(np.abs(before[:, 2:] - after[:, 2:]) > 1e-3)
 
     u = frame_latents(model, model.to_continuous(x))[0]
@@ -131,14 +134,21 @@ def test_the_prior_is_causal(prior):
         moved = parts[level] + tf.one_hot(2, 4)[None, :, None, None, None]
         a = model.priors[level](parts[level], higher)
         b = model.priors[level](moved, higher)
+        # This frame's higher scales condition scale l at this frame (and not before it).
+        c = model.priors[level](parts[level], higher + tf.one_hot(2, 4)[None, :, None, None, None])
         for i in range(2):
             np.testing.assert_allclose(a[i][:, :3], b[i][:, :3], atol=1e-6)
             assert np.abs(a[i][:, 3] - b[i][:, 3]).max() > 1e-4
+            np.testing.assert_allclose(a[i][:, :2], c[i][:, :2], atol=1e-6)
+            assert np.abs(a[i][:, 2] - c[i][:, 2]).max() > 1e-4
 
 
-def test_predict_frames_is_seeded_and_temperature_zero_gives_the_mode():
+@pytest.mark.parametrize("given", [1, 2])
+def test_predict_frames_is_seeded_and_temperature_zero_gives_the_mode(given):
+    """With `given` context frames (the model's context_frames is 1: a longer context
+    conditions the prediction too)."""
     model = small_model()
-    context = videos(2, 1)
+    context = videos(2, given)
     a = model.predict_frames(context, 2, temperature=0.7, seed=5)
     b = model.predict_frames(context, 2, temperature=0.7, seed=5)
     c = model.predict_frames(context, 2, temperature=0.7, seed=6)
@@ -148,12 +158,16 @@ def test_predict_frames_is_seeded_and_temperature_zero_gives_the_mode():
     mode = model.predict_frames(context, 2, temperature=0.0)
     # The mode is where every new frame's noise is 0 (its prior's mean, scale by scale):
     # decoding zeros after the context's noise, then re-encoding, gives zeros back.
-    e_context = model.encode(context.repeat(3, axis=1))[:, :1]
+    e_context = model.encode(np.concatenate([context, context], axis=1))[:, :given]
     unclipped = model.decode(tf.concat([e_context, tf.zeros([2, 2, *FRAME])], axis=1))
-    np.testing.assert_allclose(mode, np.clip(unclipped[:, 1:], -0.5, 0.5), atol=1e-5)
+    np.testing.assert_allclose(mode, np.clip(unclipped[:, given:], -0.5, 0.5), atol=1e-5)
     noise = model._frame_terms(unclipped)[0]
-    np.testing.assert_allclose(noise[:, 1:], 0.0, atol=2e-3)
-    np.testing.assert_allclose(unclipped[:, :1], model.to_continuous(context, "center"), atol=1e-4)
+    np.testing.assert_allclose(noise[:, given:], 0.0, atol=2e-3)
+    np.testing.assert_allclose(
+        unclipped[:, :given], model.to_continuous(context, "center"), atol=1e-4
+    )
+    hot = model.predict_frames(context, 2, temperature=3.0, seed=5)
+    assert np.abs(hot).max() <= 0.5  # clipped into the space
     frames = model.to_uint8(a)
     assert frames.dtype == tf.uint8 and frames.shape == a.shape
 
@@ -205,6 +219,10 @@ def test_bad_arguments_get_a_clear_error():
         model.predict_frames(np.zeros((1, 0, *FRAME), np.uint8), 2)
     with pytest.raises(ValueError, match="temperature"):
         model.predict_frames(videos(1, 1), 2, temperature=-1.0)
+    with pytest.raises(ValueError, match="num_frames must be >= 1"):
+        model.predict_frames(videos(1, 1), 0)
+    with pytest.raises(ValueError, match="seed must be a whole number"):
+        model.predict_frames(videos(1, 1), 1, seed=2.5)
     with pytest.raises(ValueError, match="takes no condition"):
         model.log_prob(videos(), condition=np.zeros(3))
 
@@ -257,3 +275,33 @@ def test_temporal_prior_layers_start_as_a_standard_normal_and_round_trip_configs
     skip.build((None, None, 4, 4, 2))
     np.testing.assert_array_equal(skip(z)[0][:, 1:], z[:, :-1])
     np.testing.assert_array_equal(skip(z)[0][:, 0], 0.0)
+
+
+def test_graph_modes_agree_and_check_the_frame_count_at_run_time():
+    """log_prob with the frame count unknown until run time: tf.function equals eager,
+    XLA on continuous input (no dequantization noise) too; too few frames raise outside
+    XLA and score NaN under it."""
+    model = small_model(context_frames=2)
+    x = videos(2, 4)
+    spec = [tf.TensorSpec([None, None, *FRAME], tf.uint8)]
+    graph = tf.function(model.log_prob, input_signature=spec)
+    np.testing.assert_allclose(graph(x), model.log_prob(x), rtol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too few frames"):
+        graph(x[:, :2])
+    y = model.to_continuous(x, "center")
+    xla = tf.function(
+        model.log_prob, input_signature=[tf.TensorSpec([None, None, *FRAME])], jit_compile=True
+    )
+    np.testing.assert_allclose(xla(y), model.log_prob(y), rtol=1e-4)
+    assert np.all(np.isnan(xla(y[:, :2])))
+
+
+def test_mixed_precision_networks_keep_the_flow_in_float32():
+    model = small_model(network_dtype="mixed_bfloat16")
+    assert model.priors[0].conv_in.compute_dtype == "bfloat16"
+    x = videos()
+    lp = model.log_prob(x)
+    assert lp.dtype == tf.float32 and np.all(np.isfinite(lp))
+    assert model.predict_frames(x[:, :1], 2, seed=0).dtype == tf.float32
+    clone = models.VideoFlow.from_config(model.get_config())
+    assert clone.network_dtype == "mixed_bfloat16"

@@ -36,6 +36,16 @@ class LatentAutoregressive(FlowBijector):
       higher: (list of scales [B, ...], l) -> the tensor scale l is conditioned on (e.g. the
         inner level's latent merged from scales l+1..L), or None.
 
+    Example (two scales of 2 channels, the finer conditioned on the top one):
+      >>> priors = [nets.Conv3DPrior(2, higher_channels=2), nets.Conv3DPrior(2)]
+      >>> bij = LatentAutoregressive(
+      ...     [p.__call__ for p in priors],
+      ...     split=lambda u: [u[..., :2], u[..., 2:]],
+      ...     merge=lambda parts: tf.concat(parts, -1),
+      ...     higher=lambda parts, l: parts[1] if l == 0 else None)
+      >>> e = bij.inverse(u)            # u: [batch, T, h, w, 4]; all frames at once
+      >>> u_again = bij.forward(e)      # frame by frame
+
     Reference: Kumar et al., "VideoFlow: A Conditional Flow-Based Model for Stochastic Video
     Generation", arXiv:1903.01434, Section 4.2 (the latent dynamics model).
     """
@@ -62,6 +72,11 @@ class LatentAutoregressive(FlowBijector):
 
     # Frames are folded into the batch for the per-frame split/merge of the scales.
     def _parts(self, u):
+        if u.shape.rank is not None and u.shape.rank != 5:
+            raise ValueError(
+                "LatentAutoregressive takes sequences of latents [batch, T, H, W, C], got "
+                f"shape {u.shape}"
+            )
         shape = tf.shape(u)
         parts = self._split(tf.reshape(u, tf.concat([[-1], shape[2:]], 0)))
         return [tf.reshape(p, tf.concat([shape[:2], tf.shape(p)[1:]], 0)) for p in parts]

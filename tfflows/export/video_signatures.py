@@ -26,15 +26,9 @@ One request is capped: at most `max_batch` videos (default 1024), and at most `m
 frames in all (default `MAX_FRAMES` = 1024): N * T for the videos of x or latent, and
 N * (k + num_frames) for `predict_frames`, which encodes the context and decodes every frame.
 A frame costs the server about what an image of the frame flow costs, so a request is bounded
-in memory like an image request of as many images (see `saved_model.py`). Measured on a
-default-size VideoFlow for 32x32x3 frames (3 levels of 8 steps, 128 channels, conv3d prior) in
-a fresh process after `tf.saved_model.load` (a one-off script doing what
-`tests/scripts/export_request_memory.py` does for image presets):
-one request raised the peak memory by 0.31-0.53 MB per frame for log_prob (256 or 512 frames:
-64 or 128 videos of 4, 16 videos of 32) and 0.39 MB per frame for predict_frames, against
-0.32-0.38 MB per image for log_prob of the same Glow. A larger request, or `num_frames` alone
-above `max_frames`, fails at once, before any work, with InvalidArgument naming the request's
-size, the cap and how to raise it.
+in memory like an image request of as many images (see `saved_model.py`). A larger
+request, or `num_frames` alone above `max_frames`, fails at once, before any work, with
+InvalidArgument naming the request's size, the cap and how to raise it.
 """
 
 import tensorflow as tf

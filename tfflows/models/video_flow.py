@@ -52,23 +52,26 @@ class VideoFlow(KerasTraining, keras.Model):
       latent_skip: the prior's mean is the previous frame's latent plus the network's output.
       num_bits, preprocessing: the frames' discrete data (see `FlowModel`).
       seed: seed of the frame flow's random rotations.
+      network_dtype: dtype policy of the frame flow's and the priors' networks only, e.g.
+        "mixed_bfloat16"; transforms and log-dets stay float32 (see `FlowModel`).
     """
 
     def __init__(
         self,
-        frame_shape,
-        context_frames=1,
-        flow="glow",
-        levels=3,
-        steps_per_level=8,
-        hidden_channels=128,
-        prior="conv3d",
-        prior_channels=64,
-        prior_depth=2,
-        latent_skip=False,
-        num_bits=8,
-        preprocessing="centered",
-        seed=0,
+        frame_shape: tuple[int, int, int],
+        context_frames: int = 1,
+        flow: str = "glow",
+        levels: int = 3,
+        steps_per_level: int = 8,
+        hidden_channels: int = 128,
+        prior: str = "conv3d",
+        prior_channels: int = 64,
+        prior_depth: int = 2,
+        latent_skip: bool = False,
+        num_bits: int | None = 8,
+        preprocessing: str = "centered",
+        seed: int | None = 0,
+        network_dtype: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -84,6 +87,7 @@ class VideoFlow(KerasTraining, keras.Model):
         self.prior_channels = count(prior_channels, "prior_channels")
         self.prior_depth = count(prior_depth, "prior_depth", minimum=0)
         self.latent_skip, self.seed = bool(latent_skip), seed
+        self.network_dtype = network_dtype
         sizes = (levels, steps_per_level, hidden_channels)
         frame_family, names = _FRAME_FLOWS[flow]
         sizes = dict(zip(names, sizes, strict=True))
@@ -92,6 +96,7 @@ class VideoFlow(KerasTraining, keras.Model):
             tuple(frame_shape),
             num_bits=num_bits,
             preprocessing=preprocessing,
+            network_dtype=network_dtype,
             name="frame_flow",
             **sizes,
             **extra,
@@ -108,13 +113,13 @@ class VideoFlow(KerasTraining, keras.Model):
         self.built = True
 
     @classmethod
-    def for_data(cls, x, **overrides):
+    def for_data(cls, x, **overrides) -> "VideoFlow":
         """A model for videos like `x` ([N, T, H, W, C]; any T)."""
         shape = tuple(int(d) for d in np.shape(x)[1:])
         return cls.from_shape(shape, **overrides)
 
     @classmethod
-    def from_shape(cls, shape, **overrides):
+    def from_shape(cls, shape, **overrides) -> "VideoFlow":
         """A model for videos of `shape` (T, H, W, C) (T is not fixed) or frames (H, W, C)."""
         shape = tuple(shape)
         if len(shape) not in (3, 4):
@@ -136,6 +141,7 @@ class VideoFlow(KerasTraining, keras.Model):
                 depth=self.prior_depth,
                 latent_skip=self.latent_skip,
                 name=f"prior_{level}",
+                network_dtype=self.network_dtype,
             )
             prior.build((None, None, *part.shape[1:]))
             priors.append(prior)
@@ -223,10 +229,25 @@ class VideoFlow(KerasTraining, keras.Model):
         x = tf.reshape(frames, tf.shape(x))
         if valid is not None:
             valid = tf.reduce_all(tf.reshape(valid, tf.shape(x)[:2]), axis=1)
+        if x.shape[1] is None:
+            x, valid = self._frame_count_checked(x, valid, name, min_frames)
         # An empty batch becomes one stand-in video (convolutions fail on empty batches);
         # results are cut back to n.
         x, _, n = arguments.nonempty(x)
         return x, n, valid
+
+    def _frame_count_checked(self, x, valid, name, min_frames):
+        """A frame count unknown until run time: an assertion (it raises outside XLA) and,
+        where nothing can raise, every video invalid (NaN results) when it is too small."""
+        needed = self.context_frames + 1 if min_frames is None else min_frames
+        enough = tf.shape(x)[1] >= needed
+        check = tf.debugging.Assert(
+            enough, [f"{name} has too few frames per video: the model needs at least {needed}"]
+        )
+        with tf.control_dependencies([check]):
+            x = tf.identity(x)
+        mask = tf.fill(tf.shape(x)[:1], enough)
+        return x, mask if valid is None else valid & mask
 
     # ----------------------------------------------------------------- the flow
     def prior_bijector(self) -> bijectors.LatentAutoregressive:
@@ -238,7 +259,7 @@ class VideoFlow(KerasTraining, keras.Model):
             higher=self._higher,
         )
 
-    def to_continuous(self, x, seed=None, offset=0, global_batch=None):
+    def to_continuous(self, x, seed=None, offset=0, global_batch=None) -> tf.Tensor:
         """Videos -> continuous space, frame by frame (see `FlowModel.to_continuous`)."""
         x = tf.convert_to_tensor(x)
         frames = tf.shape(x)[1]
@@ -278,7 +299,9 @@ class VideoFlow(KerasTraining, keras.Model):
         """[N]: log p(x_{k+1..T} | x_{1..k}) in the continuous space (nats), k =
         `context_frames`. Pixels are dequantized with seeded noise (default (0, 0))."""
         self.checked_condition(condition)
-        return tf.reduce_sum(self.frame_log_probs(x, seed)[:, self.context_frames :], axis=1)
+        x, n, valid = self._videos(x)
+        lp = self._frame_terms(self.to_continuous(x, seed))[1]
+        return arguments.masked(tf.reduce_sum(lp[:, self.context_frames :], axis=1), n, valid)
 
     def nll(self, x, condition=None, seed=None, offset=0, global_batch=None) -> tf.Tensor:
         """[N]: the data's negative log-likelihood in nats per predicted frame (mean over
@@ -309,12 +332,18 @@ class VideoFlow(KerasTraining, keras.Model):
     def decode(self, e) -> tf.Tensor:
         """Noise [N, T, H, W, C] -> videos in the continuous space (exact: not clipped)."""
         e = tf.convert_to_tensor(e, self.compute_dtype)
-        self._check_video_shape(e.shape, "noise")
+        self._check_video_shape(e.shape, "noise", min_frames=1)
         u = self.prior_bijector().forward(e)
         y = self.frame_flow.flow_bijector_for(None).forward(_fold(u))
         return tf.reshape(y, tf.shape(e))
 
-    def predict_frames(self, context, num_frames, temperature=1.0, seed=None) -> tf.Tensor:
+    def predict_frames(
+        self,
+        context,
+        num_frames: int | tf.Tensor,
+        temperature: float | tf.Tensor = 1.0,
+        seed: int | tf.Tensor | None = None,
+    ) -> tf.Tensor:
         """Samples `num_frames` frames after each context video, [N, num_frames, H, W, C]
         in the continuous space (`to_uint8` makes frames of them).
 
@@ -323,7 +352,7 @@ class VideoFlow(KerasTraining, keras.Model):
         new frame is its prior's mean given the frames before it), and decoded frame by
         frame, top scale first. `seed` (an int) makes the draw reproducible.
         """
-        num_frames = arguments.sample_count(num_frames)
+        num_frames = _frame_count(num_frames)
         temperature = arguments.temperature(temperature)
         context, n, valid = self._videos(context, "context", min_frames=1)
         e_context = self._frame_terms(self.to_continuous(context, "center"))[0]
@@ -332,6 +361,8 @@ class VideoFlow(KerasTraining, keras.Model):
         if seed is None:
             noise = tf.random.normal(shape, dtype=self.compute_dtype)
         else:
+            if not tf.is_tensor(seed):
+                seed = arguments.whole(seed, "seed", minimum=None)
             seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(1, tf.int64)])
             noise = tf.random.stateless_normal(shape, seed, dtype=self.compute_dtype, alg="philox")
         e = tf.concat([e_context, noise * tf.cast(temperature, self.compute_dtype)], axis=1)
@@ -380,7 +411,17 @@ class VideoFlow(KerasTraining, keras.Model):
             "num_bits": self.num_bits,
             "preprocessing": self.data_space.preprocessing,
             "seed": self.seed,
+            "network_dtype": self.network_dtype,
         }
+
+
+def _frame_count(n):
+    """`num_frames` of `predict_frames`: a whole number >= 1 (asserted for a graph tensor)."""
+    if tf.is_tensor(n) and not tf.executing_eagerly():
+        check = tf.debugging.assert_positive(n, message="predict_frames: num_frames must be >= 1")
+        with tf.control_dependencies([check]):
+            return tf.identity(n)
+    return arguments.whole(int(n) if tf.is_tensor(n) else n, "num_frames", minimum=1)
 
 
 def _fold(x):

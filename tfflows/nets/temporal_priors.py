@@ -35,18 +35,22 @@ class TemporalPrior(keras.layers.Layer):
       depth: number of hidden layers (residual blocks for `Conv3DPrior`).
       latent_skip: the shift is z_{t-1} + the network's output (tensor2tensor's
         `latent_skip`), so an untrained prior predicts "nothing moves".
+      network_dtype: dtype policy of the convolutions only (e.g. "mixed_bfloat16"); inputs
+        and outputs keep the layer's dtype (float32).
     """
 
     def __init__(
         self,
-        channels,
-        higher_channels=0,
-        hidden_channels=64,
-        depth=2,
-        latent_skip=False,
+        channels: int,
+        higher_channels: int = 0,
+        hidden_channels: int = 64,
+        depth: int = 2,
+        latent_skip: bool = False,
+        network_dtype: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.network_dtype = network_dtype
         self.channels = int(channels)
         self.higher_channels = int(higher_channels)
         self.hidden_channels = int(hidden_channels)
@@ -61,6 +65,10 @@ class TemporalPrior(keras.layers.Layer):
             )
 
     @property
+    def network_policy(self):
+        return self.network_dtype or self.dtype_policy
+
+    @property
     def input_channels(self) -> int:
         return self.channels + self.higher_channels
 
@@ -73,7 +81,7 @@ class TemporalPrior(keras.layers.Layer):
             return previous, ops.concatenate([previous, ops.cast(higher, z.dtype)], axis=-1)
         return previous, previous
 
-    def call(self, z, higher=None):
+    def call(self, z, higher=None) -> tuple:
         previous, inputs = self._inputs(z, higher)
         out = ops.cast(self.network(inputs), z.dtype)
         shift, log_scale = out[..., : self.channels], out[..., self.channels :]
@@ -91,7 +99,7 @@ class TemporalPrior(keras.layers.Layer):
             1,
             kernel_initializer=zeros(),
             bias_initializer=zeros(),
-            dtype=self.dtype_policy,
+            dtype=self.network_policy,
             name="conv_out",
         )
 
@@ -103,6 +111,7 @@ class TemporalPrior(keras.layers.Layer):
             "hidden_channels": self.hidden_channels,
             "depth": self.depth,
             "latent_skip": self.latent_skip,
+            "network_dtype": self.network_dtype,
         }
 
 
@@ -130,7 +139,7 @@ class PointwisePrior(TemporalPrior):
                 self.hidden_channels,
                 1,
                 activation="relu",
-                dtype=self.dtype_policy,
+                dtype=self.network_policy,
                 name=f"conv_{i}",
             )
             conv.build((None, None, None, None, width))
@@ -153,7 +162,7 @@ class Conv3DPrior(TemporalPrior):
     `time_kernel` frames (this one and earlier ones: zero-padded in front) and 3x3 positions.
     """
 
-    def __init__(self, *args, time_kernel=2, **kwargs):
+    def __init__(self, *args, time_kernel: int = 2, **kwargs):
         super().__init__(*args, **kwargs)
         self.time_kernel = int(time_kernel)
         if self.time_kernel < 1:
@@ -164,7 +173,7 @@ class Conv3DPrior(TemporalPrior):
             self.hidden_channels,
             (self.time_kernel, 3, 3),
             activation=activation,
-            dtype=self.dtype_policy,
+            dtype=self.network_policy,
             name=name,
         )
 
@@ -207,7 +216,7 @@ class ConvLSTMPrior(TemporalPrior):
                 3,
                 padding="same",
                 return_sequences=True,
-                dtype=self.dtype_policy,
+                dtype=self.network_policy,
                 name=f"conv_lstm_{i}",
             )
             lstm.build((None, None, height, width_px, width))
