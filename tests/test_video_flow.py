@@ -305,3 +305,20 @@ def test_mixed_precision_networks_keep_the_flow_in_float32():
     assert model.predict_frames(x[:, :1], 2, seed=0).dtype == tf.float32
     clone = models.VideoFlow.from_config(model.get_config())
     assert clone.network_dtype == "mixed_bfloat16"
+
+
+def test_careless_inputs_of_the_command_line_paths_get_one_line_errors():
+    """What a new user ran into: images fed to a video model's trainer or eval, a spec
+    value that is not a number, zero frames to predict, videos.shape[1:] as frame_shape."""
+    from tfflows.data.video import video_source
+    from tfflows.training.feed import fit_shape
+    from tfflows.zoo.predictions import future_grid
+
+    with pytest.raises(ValueError, match=r"the model takes \(T, 8, 8, 3\)"):
+        fit_shape(np.zeros((2, *FRAME), np.uint8), (None, *FRAME), "test")
+    with pytest.raises(ValueError, match="num_videos='abc' is not a number"):
+        video_source("stochastic_shapes:num_videos=abc")
+    with pytest.raises(ValueError, match="must be >= 1, got 0"):
+        future_grid(small_model(), videos(1, 3), num_frames=0)
+    with pytest.raises(ValueError, match="frame_shape must be one frame"):
+        models.VideoFlow((3, *FRAME))

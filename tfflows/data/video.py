@@ -313,6 +313,12 @@ def _parse_spec(spec: str) -> tuple[str, dict]:
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ValueError(f"{name} has no option {unknown}; it takes {sorted(allowed)}")
+    for key, value in options.items():
+        if key not in ("path", "key") and isinstance(value, str):
+            raise ValueError(
+                f"{name} option {key}={value!r} is not a number (options are separated by "
+                f"commas, e.g. {name}:num_videos=1000,num_frames=3)"
+            )
     return name, options
 
 

@@ -75,6 +75,11 @@ class VideoFlow(KerasTraining, keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if isinstance(frame_shape, str) or len(tuple(frame_shape)) != 3:
+            raise ValueError(
+                f"frame_shape must be one frame's (H, W, C), got {frame_shape!r} (for videos "
+                "[N, T, H, W, C] that is videos.shape[2:], or use VideoFlow.for_data(videos))"
+            )
         if flow not in _FRAME_FLOWS:
             raise ValueError(f"flow must be one of {', '.join(_FRAME_FLOWS)}, got {flow!r}")
         if prior not in PRIORS:

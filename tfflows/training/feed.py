@@ -33,6 +33,12 @@ def fit_shape(x, shape, name):
     `shape` (a video model's frame count) matches any size."""
     if x is None or _matches(x.shape[1:], shape):
         return x
+    if any(d is None for d in shape):
+        wanted = ", ".join("T" if d is None else str(d) for d in shape)
+        raise ValueError(
+            f"{name} examples have shape {tuple(x.shape[1:])}, the model takes ({wanted}) "
+            "(T: any number of frames)"
+        )
     if int(np.prod(x.shape[1:])) == int(np.prod(shape)):
         return x.reshape(len(x), *shape)
     raise ValueError(f"{name} examples have shape {x.shape[1:]}, the model takes {shape}")

@@ -52,6 +52,8 @@ def future_grid(
             "context frame(s)"
         )
     future = videos.shape[1] - k
+    if num_frames is not None and num_frames < 1:
+        raise ValueError(f"the number of frames to predict must be >= 1, got {num_frames}")
     num_frames = future if num_frames is None else num_frames
     if num_frames < 1:
         raise ValueError(
