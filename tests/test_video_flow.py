@@ -277,6 +277,33 @@ def test_temporal_prior_layers_start_as_a_standard_normal_and_round_trip_configs
     np.testing.assert_array_equal(skip(z)[0][:, 0], 0.0)
 
 
+@pytest.mark.parametrize("time_kernel", [1, 2, 3])
+@pytest.mark.parametrize("frames", [1, 4])
+def test_conv3d_prior_is_the_causal_residual_network_of_its_docstring(time_kernel, frames):
+    """Against an independent computation: each convolution as zero frames in front, one
+    zero position around, and a VALID tf.nn.conv3d with the layer's kernel and bias."""
+    layer = nets.Conv3DPrior(channels=2, hidden_channels=4, depth=2, time_kernel=time_kernel)
+    layer.build((None, None, 4, 4, 2))
+    randomize([layer], 0, scale=0.3)
+    z = tf.random.stateless_normal([2, frames, 4, 4, 2], seed=[1, 2])
+
+    def causal(conv, h):
+        pad = [[0, 0], [time_kernel - 1, 0], [1, 1], [1, 1], [0, 0]]
+        out = tf.nn.conv3d(tf.pad(h, pad), conv.kernel, [1] * 5, "VALID")
+        return out + conv.bias
+
+    h = tf.pad(z, [[0, 0], [1, 0], [0, 0], [0, 0], [0, 0]])[:, :-1]  # z_{t-1}, 0 at t = 0
+    h = causal(layer.conv_in, h)
+    for conv in layer.blocks:
+        h = h + causal(conv, tf.nn.relu(h))
+    out = tf.nn.conv3d(tf.nn.relu(h), layer.conv_out.kernel, [1] * 5, "VALID")
+    out = out + layer.conv_out.bias
+    shift, log_scale = layer(z)
+    assert float(tf.reduce_max(tf.abs(out))) > 0.1  # randomized: not the zero start
+    np.testing.assert_allclose(shift, out[..., :2], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(log_scale, out[..., 2:], rtol=1e-5, atol=1e-5)
+
+
 def test_graph_modes_agree_and_check_the_frame_count_at_run_time():
     """log_prob with the frame count unknown until run time: tf.function equals eager,
     XLA on continuous input (no dequantization noise) too; too few frames raise outside

@@ -19,6 +19,7 @@ latent encoders of tensor2tensor's `glow_ops` (pointwise, conv3d_net, conv_lstm)
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from tfflows.nets.conditions import zeros
@@ -172,6 +173,7 @@ class Conv3DPrior(TemporalPrior):
         return keras.layers.Conv3D(
             self.hidden_channels,
             (self.time_kernel, 3, 3),
+            padding="same",
             activation=activation,
             dtype=self.network_policy,
             name=name,
@@ -187,8 +189,20 @@ class Conv3DPrior(TemporalPrior):
         self.conv_out.build((None, None, None, None, self.hidden_channels))
 
     def _causal(self, conv, h):
-        pad = [[0, 0], [self.time_kernel - 1, 0], [1, 1], [1, 1], [0, 0]]
-        return conv(ops.pad(h, pad))
+        # Zero frames in front and a "same" convolution, of whose outputs the ones from
+        # offset (k-1)//2 on see each frame and the k-1 before it: the causal convolution.
+        # (A Pad op in front of the convolution would be the direct way; TF's graph
+        # optimizer fuses Pad into Conv3D even where the gradient reads the padded input,
+        # and then fails, "remapper failed: ... exist for missing node ...Pad".)
+        k = self.time_kernel
+        if k == 1:
+            return conv(h)
+        shape = tf.shape(h)
+        front = tf.zeros(tf.concat([shape[:1], [k - 1], shape[2:]], 0), h.dtype)
+        padded = tf.concat([front, h], axis=1)
+        frames = shape[1]
+        start = (k - 1) // 2
+        return conv(padded)[:, start : start + frames]
 
     def network(self, inputs):
         h = self._causal(self.conv_in, inputs)
