@@ -33,6 +33,18 @@ def test_help_imports_no_tensorflow(argv):
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-2000:]
 
 
+def test_help_names_each_options_default():
+    """Defaults are named where an option has one; flags and unset options say nothing."""
+    commands = cli.build_parser()._subparsers._group_actions[0].choices
+    predict = " ".join(commands["predict"].format_help().split())
+    assert "--videos VIDEOS how many context videos (default: 4)" in predict
+    assert "--temperature TEMPERATURE default: 0.7 --seed SEED default: 0 --out" in predict
+    assert "default: None" not in predict and "default: False" not in predict
+    train = " ".join(commands["train"].format_help().split())
+    assert "--batch-size BATCH_SIZE global batch size (default: 64)" in train
+    assert "--no-progress no bar --augment" in train
+
+
 def test_the_package_loads_its_submodules_on_first_use():
     probe = (
         "import sys, tfflows\n"

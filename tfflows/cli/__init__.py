@@ -405,10 +405,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_zoo_commands(sub)
     for command in sub.choices.values():  # `tfflows train --debug ...` works too
+        _name_defaults(command)
         command.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP
         )
     return parser
+
+
+def _name_defaults(parser: argparse.ArgumentParser) -> None:
+    """Each option's help names its default, where it has one the help does not state
+    (argparse's ArgumentDefaultsHelpFormatter also prints "default: None", and nothing for
+    an option without help)."""
+    for action in parser._actions:
+        text, default = action.help or "", action.default
+        if (
+            action.option_strings
+            and action.nargs != 0  # not a flag (store_true: "default: False" says nothing)
+            and default is not None
+            and default is not argparse.SUPPRESS
+            and text != argparse.SUPPRESS
+            and "default" not in text
+        ):
+            action.help = f"{text} (default: %(default)s)" if text else "default: %(default)s"
 
 
 _DEBUG_HELP = "on an error, show the Python traceback instead of a one-line message"
