@@ -43,12 +43,12 @@ def cells(path, scale=2):
     return grid.transpose(0, 2, 1, 3, 4)
 
 
-def assert_still_shows(path, model, videos, samples, frames, temperature, seed):
+def assert_still_shows(path, model, videos, samples, frames, temperature, seed, scale=2):
     """The still at `path` shows, for each video, a row with its true frames (black past
     its end) and then `samples` rows of its context followed by `predict_frames` of it,
     computed here again."""
     k = model.context_frames
-    got = cells(path)
+    got = cells(path, scale)
     assert got.shape == (len(videos) * (1 + samples), k + frames, *FRAME)
     context = np.repeat(videos[:, :k], samples, axis=0)
     drawn = model.predict_frames(context, frames, temperature=temperature, seed=seed)
@@ -95,6 +95,21 @@ def test_publish_writes_weights_a_generated_check_and_the_predictions(tiny_video
     with Image.open(preset / "predictions.gif") as gif:
         assert gif.is_animated and gif.n_frames == 3 and gif.info["loop"] == 0
         assert gif.size == ((6 * CELL + 2) * 2, (4 * CELL + 2) * 2)  # 6 columns, 4 rows
+
+
+def test_a_video_runs_epoch_pictures_are_predicted_futures_of_its_test_videos(tiny_video_zoo):
+    """The trainer's picture of the last step: the first 4 test videos, each with 3 futures
+    at temperature 0.7, seed 0 (the run's defaults), as a PNG and an animated GIF."""
+    run = tiny_video_zoo.run
+    model = run_model(run)
+    test_videos = load_source(zoo_fixtures.VIDEO_DATA).test_x[:4]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step_00000002.gif",
+        "step_00000002.png",
+    ]
+    assert_still_shows(run / "samples" / "step_00000002.png", model, test_videos, 3, 2, 0.7, 0, 1)
+    with Image.open(run / "samples" / "step_00000002.gif") as gif:
+        assert gif.is_animated and gif.size == ((4 * CELL + 2) * 2, (4 * CELL + 2) * 2)
 
 
 def test_publish_refuses_bad_arguments_before_writing_anything(tiny_video_zoo, tmp_path):

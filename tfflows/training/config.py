@@ -38,7 +38,8 @@ class TrainConfig:
       log_every: steps between progress-bar and TensorBoard updates.
       eval_batch_size, test_examples: evaluation batches, and a cap on the test examples
         used (None: all).
-      samples, temperature: the sample grid written at every epoch end (image models).
+      samples, temperature: the sample grid written at every epoch end (image models; video
+        models: up to 3 predicted futures of each of 4 held-out videos, a PNG and a GIF).
       augment: None, or "flip": each training image mirrored left-right with probability
         1/2 (seeded by the step, so a resume sees the same batches).
       validation_every: carve a validation split from the training data, every k-th

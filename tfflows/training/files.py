@@ -16,6 +16,7 @@ _DEBRIS = (
     "*.tmp",
     "*.tmp.*",
     "samples/*.tmp.png",
+    "samples/*.tmp.gif",
     "checkpoints/ckpt-*_temp",
     "checkpoints/checkpoint.tmp*",
     ".worker_*_checkpoints",
@@ -23,14 +24,14 @@ _DEBRIS = (
 
 
 def temporary_name(path: str | os.PathLike) -> pathlib.Path:
-    """`model.weights.h5` -> `model.tmp.weights.h5`, `xla.json` -> `xla.json.tmp`: the
-    name a file is written under before it is renamed into place (the weights keep their
-    suffix, which Keras requires)."""
+    """`model.weights.h5` -> `model.tmp.weights.h5`, `xla.json` -> `xla.json.tmp`,
+    `a.gif` -> `a.tmp.gif`: the name a file is written under before it is renamed into place
+    (weights and pictures keep their suffix, which Keras and Pillow require)."""
     path = pathlib.Path(path)
     if path.name.endswith(".weights.h5"):
         return path.with_name(path.name[: -len(".weights.h5")] + ".tmp.weights.h5")
-    if path.suffix == ".png":
-        return path.with_name(path.stem + ".tmp.png")
+    if path.suffix in (".png", ".gif"):  # Pillow picks the format by the suffix
+        return path.with_name(path.stem + ".tmp" + path.suffix)
     return path.with_name(path.name + ".tmp")
 
 

@@ -10,6 +10,10 @@ import tensorflow as tf
 
 from tfflows.training.files import temporary_name
 
+# A video model's epoch picture: predicted futures of this many held-out videos, this many
+# samples each (a row per video: its true future first).
+VIDEOS_SHOWN, SAMPLES_PER_VIDEO = 4, 3
+
 
 class _Bar:
     def __init__(self, total, initial, enabled):
@@ -69,28 +73,48 @@ class Log:
                 tf.summary.scalar(f"{split}/bits_per_dim", test["bits_per_dim"])
                 tf.summary.scalar(f"{split}/nll", test["nll"])
 
-    def samples(self, step, model, config):
-        """A grid of samples at `config.temperature` (seed `config.seed`) for image models."""
-        shape = model.data_shape
-        if (
-            self.writer is None
-            or model.num_bits is None
-            or len(shape) != 3
-            or shape[-1] not in (1, 3)
-        ):
+    def samples(self, step, model, config, videos=None):
+        """A grid of samples at `config.temperature` (seed `config.seed`) for image models;
+        for video models (which sample futures of context frames) predicted futures of the
+        first held-out `videos` (uint8 [N, T, H, W, C]), a row per video, as a PNG and a GIF."""
+        if self.writer is None or config.samples < 1:
             return
-        if model.condition_shape is not None or config.samples < 1:
+        if hasattr(model, "predict_frames"):
+            self._video_samples(step, model, config, videos)
+            return
+        shape = model.data_shape
+        if model.num_bits is None or len(shape) != 3 or shape[-1] not in (1, 3):
+            return
+        if model.condition_shape is not None:
             return
         from tfflows.plotting import image_grid
 
         images = model.to_uint8(model.sample(config.samples, config.temperature, config.seed))
         images = np.asarray(images)
         columns = int(np.ceil(np.sqrt(len(images))))
-        picture = image_grid(images, columns=columns)
+        self._write_picture(step, image_grid(images, columns=columns), config)
+
+    def _video_samples(self, step, model, config, videos):
+        from tfflows.plotting import save_video_gif, video_strip
+        from tfflows.zoo.predictions import context_length, future_grid
+
+        if videos is None or len(videos) == 0 or videos.shape[1] <= context_length(model):
+            return  # no held-out videos with frames to predict
+        videos = np.asarray(videos[:VIDEOS_SHOWN])
+        samples = min(config.samples, SAMPLES_PER_VIDEO)
+        grid, columns = future_grid(model, videos, samples, None, config.temperature, config.seed)
+        self._write_picture(step, video_strip(grid), config)
+        gif = self.out / "samples" / f"step_{step:08d}.gif"
+        tmp = temporary_name(gif)
+        save_video_gif(grid, tmp, columns=columns, scale=2, fps=2.0)
+        tmp.replace(gif)
+
+    def _write_picture(self, step, picture, config):
+        """`samples/step_*.png` and the same picture in TensorBoard."""
         path = self.out / "samples" / f"step_{step:08d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_name(path)
-        picture.save(tmp)
+        picture.save(tmp, format="PNG")
         tmp.replace(path)
         grid = np.asarray(picture)
         if grid.ndim == 2:

@@ -476,7 +476,9 @@ class Trainer:
                     self._save_weights_file(self.out / "best.weights.h5")
                     log.message(f"step {step}: best validation so far; wrote best.weights.h5")
                 self.selection.commit()
-            log.samples(step, self.model, self.config)
+            test_x = self.feed.test_x
+            held_out = test_x if test_x is not None and len(test_x) else self.feed.val_x
+            log.samples(step, self.model, self.config, videos=held_out)
         return test
 
     def _write_weights(self):
