@@ -24,7 +24,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest tests -q --durations=25
+	$(PY) -m pytest tests -q -n 2 --dist loadfile --durations=25
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

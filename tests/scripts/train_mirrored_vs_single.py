@@ -22,10 +22,10 @@ from tfflows import models  # noqa: E402
 from tfflows.training import Trainer  # noqa: E402
 
 OUT, KIND = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "glow")
-STEPS, BATCH = 20, 16
+STEPS, BATCH = 10, 16
 FRAMES = (3,) if KIND == "videoflow" else ()
 X = np.random.default_rng(0).integers(0, 256, (8 * BATCH, *FRAMES, 8, 8, 3), dtype=np.uint8)
-SIZES = dict(levels=2, steps_per_level=2, hidden_channels=8)
+SIZES = dict(levels=2, steps_per_level=1, hidden_channels=8)
 if KIND == "videoflow":
     SIZES.update(prior_channels=8)
 SETTINGS = dict(
@@ -35,11 +35,11 @@ SETTINGS = dict(
     # ~0 (behind zero-initialised layers) into lr-sized steps, which differ between any two
     # summation orders; epsilon 1e-3 compares the real math.
     epsilon=1e-3,
-    warmup_steps=5,
+    warmup_steps=3,
     clip_norm=2.0,  # active: the gradient norm starts near 30; proves clipping the sum
     ema=0.9,
     progress=False,
-    checkpoint_every=10,
+    checkpoint_every=5,
     test_examples=32,
     # Both runs compile with XLA: "auto" measures in each run, and on a busy machine the
     # two could choose differently (and XLA rounds differently).
