@@ -81,7 +81,8 @@ def error_of(capsys, argv):
 USER_ERRORS = {
     "missing data": (
         ["train", "glow", "--data", "TMP/missing.npz"],
-        "tfflows train: data source 'TMP/missing.npz' is not a file, a folder or tfds:NAME",
+        "tfflows train: data source 'TMP/missing.npz' is not a file, a folder, tfds:NAME or "
+        "generated videos (stochastic_shapes:..., moving_mnist:...)",
     ),
     "unknown model": (
         ["train", "flowy", "--data", "NPZ"],

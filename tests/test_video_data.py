@@ -192,6 +192,15 @@ def test_video_source_bad_specs(spec, match):
         data.video_source(spec)
 
 
+def test_a_misspelt_generated_source_is_named_in_the_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file of that name
+    assert set(data.sources._GENERATED) == set(video.GENERATORS)
+    with pytest.raises(ValueError, match=r"generated videos .*did you mean stochastic_shapes:"):
+        data.load_source("stochastic_shape:num_videos=30")
+    with pytest.raises(ValueError, match=r"moving_mnist:\.\.\.\)$"):  # no hint for no near name
+        data.load_source("faces.npz")
+
+
 def test_gif_has_a_frame_per_video_frame_and_the_grid_size(tmp_path):
     videos = data.stochastic_shapes(3, num_frames=4, size=10, seed=0)
     path = plotting.save_video_gif(videos, tmp_path / "v.gif", columns=2, scale=3, fps=5)

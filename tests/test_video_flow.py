@@ -225,6 +225,8 @@ def test_bad_arguments_get_a_clear_error():
         model.predict_frames(videos(1, 1), 1, seed=2.5)
     with pytest.raises(ValueError, match="takes no condition"):
         model.log_prob(videos(), condition=np.zeros(3))
+    with pytest.raises(TypeError, match=r"use predict_frames\(context, num_frames"):
+        model.sample(4)
 
 
 def test_fit_lowers_the_loss_and_save_load_restores_exactly(tmp_path):

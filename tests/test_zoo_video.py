@@ -119,7 +119,7 @@ def test_publish_refuses_bad_arguments_before_writing_anything(tiny_video_zoo, t
     for kind in ("samples", "normal"):
         with pytest.raises(ValueError, match='check kind is "stochastic_shapes", not'):
             publish(tiny_video_zoo.run, "v", "d", "x", "l", commands, kind, zoo_dir=tmp_path)
-    with pytest.raises(ValueError, match="is not a file, a folder or tfds:NAME"):
+    with pytest.raises(ValueError, match="is not a file, a folder, tfds:NAME or generated"):
         missing = str(tmp_path / "missing.npz")
         publish(
             tiny_video_zoo.run, "v", "d", "x", "l", commands, zoo_dir=tmp_path, predict_data=missing

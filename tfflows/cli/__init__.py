@@ -327,7 +327,8 @@ def _add_zoo_commands(sub):
         description="For each of the first --videos videos of the data's split: its first "
         "context frames, then in one row the true video and --samples futures sampled at "
         "--temperature (seeded), side by side in one looping GIF; --still also writes them as "
-        "a PNG (a row per video, a column per frame). Prints the paths written.",
+        "a PNG (one row for the true video and one per sample, a column per frame; a true "
+        "video shorter than the prediction ends in black frames). Prints the paths written.",
     )
     p.add_argument("model", help="zoo name of a video model, training run folder or .keras file")
     p.add_argument(

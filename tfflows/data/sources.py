@@ -8,12 +8,16 @@ streaming `tf.data` pipelines are in `tfflows.data.pipelines`.
 """
 
 import dataclasses
+import difflib
 import os
 import pathlib
 
 import numpy as np
 
 from tfflows.data.pipelines import from_image_folder
+
+# The generated video sources (`tfflows.data.video.GENERATORS`, which imports this module).
+_GENERATED = ("stochastic_shapes", "moving_mnist")
 
 
 @dataclasses.dataclass
@@ -52,7 +56,7 @@ def load_source(spec: str | os.PathLike, test_every: int = 10) -> Splits:
       `moving_mnist:path=mnist.npz,...` (see `tfflows.data.video.video_source`).
     """
     spec = str(spec)
-    if spec.partition(":")[0] in ("stochastic_shapes", "moving_mnist"):
+    if spec.partition(":")[0] in _GENERATED:
         from tfflows.data.video import video_source  # video imports sources: import here
 
         return video_source(spec)
@@ -62,7 +66,12 @@ def load_source(spec: str | os.PathLike, test_every: int = 10) -> Splits:
     if path.is_dir():
         return _load_folder(path, test_every)
     if not path.exists():
-        raise ValueError(f"data source {spec!r} is not a file, a folder or tfds:NAME")
+        near = difflib.get_close_matches(spec.partition(":")[0], _GENERATED, n=1)
+        hint = f"; did you mean {near[0]}:...?" if near else ""
+        raise ValueError(
+            f"data source {spec!r} is not a file, a folder, tfds:NAME or generated videos "
+            f"({', '.join(g + ':...' for g in _GENERATED)}){hint}"
+        )
     if path.suffix != ".npz":
         raise ValueError(f"data file {path} is not an .npz file")
     with np.load(path, allow_pickle=False) as archive:

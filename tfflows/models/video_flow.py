@@ -208,8 +208,9 @@ class VideoFlow(KerasTraining, keras.Model):
         frames = shape[1]
         if min_frames is None and frames is not None and frames < self.context_frames + 1:
             raise ValueError(
-                f"{name}: {frames} frames per video, but the model needs at least "
-                f"{self.context_frames + 1} ({self.context_frames} context frames and one to score)"
+                f"{name}: {frames} frame(s) per video, but the model needs at least "
+                f"{self.context_frames + 1} ({self.context_frames} context frame(s) and one "
+                "to score)"
             )
         if min_frames is not None and frames is not None and frames < min_frames:
             raise ValueError(f"{name}: needs at least {min_frames} frame(s), got {frames}")
@@ -373,6 +374,13 @@ class VideoFlow(KerasTraining, keras.Model):
         e = tf.concat([e_context, noise * tf.cast(temperature, self.compute_dtype)], axis=1)
         frames = self.decode(e)[:, tf.shape(context)[1] :]
         return arguments.masked(self.data_space.clip(frames), n, valid)
+
+    def sample(self, *args, **kwargs):
+        """Not for video models: they sample the futures of context videos."""
+        raise TypeError(
+            "a VideoFlow samples the frames after context videos: use "
+            "predict_frames(context, num_frames, temperature, seed)"
+        )
 
     # ----------------------------------------------------------------- training hooks
     def needs_initialization(self) -> bool:
