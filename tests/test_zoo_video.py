@@ -8,6 +8,10 @@ zoo loader at that folder; `tfflows eval` reports a video model's bits/dim and
 The per-preset tests of test_zoo.py and test_zoo_sampling.py run on this preset too."""
 
 import json
+import os
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +20,7 @@ from PIL import Image
 from tests import zoo_fixtures
 from tfflows import cli, models, zoo
 from tfflows.data import load_source, stochastic_shapes
+from tfflows.training import evaluate_model
 from tfflows.zoo.predictions import held_out_shapes
 from tfflows.zoo.registry import get
 
@@ -24,6 +29,7 @@ NAME, DATA = zoo_fixtures.TINY_VIDEO, zoo_fixtures.VIDEO_DATA
 offline, cache = zoo_fixtures.offline, zoo_fixtures.cache
 tiny_video_zoo, video_zoo = zoo_fixtures.tiny_video_zoo, zoo_fixtures.video_zoo
 FRAME = (16, 16, 3)
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 CELL = 16 + 2  # a frame and the grid's padding, in pixels
 
 
@@ -110,6 +116,23 @@ def test_a_video_runs_epoch_pictures_are_predicted_futures_of_its_test_videos(ti
     assert_still_shows(run / "samples" / "step_00000002.png", model, test_videos, 3, 2, 0.7, 0, 1)
     with Image.open(run / "samples" / "step_00000002.gif") as gif:
         assert gif.is_animated and gif.size == ((4 * CELL + 2) * 2, (4 * CELL + 2) * 2)
+
+
+def test_raw_vs_ema_recipe_scores_a_video_runs_checkpoint(tiny_video_zoo):
+    """zoo/recipes/raw_vs_ema.py on the tiny run (trained without --ema: both numbers are
+    its last checkpoint's, which holds the written weights), against an evaluation here."""
+    run = tiny_video_zoo.run
+    recipe = ROOT / "zoo" / "recipes" / "raw_vs_ema.py"
+    argv = [sys.executable, str(recipe), str(run), "--data", zoo_fixtures.VIDEO_DATA]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["checkpoint"].endswith("ckpt-2")
+    test_x = load_source(zoo_fixtures.VIDEO_DATA).test_x
+    expected = evaluate_model(run_model(run), test_x)["bits_per_dim"]
+    np.testing.assert_allclose(result["raw_bits_per_dim"], expected, rtol=1e-5)
+    np.testing.assert_allclose(result["ema_bits_per_dim"], expected, rtol=1e-5)
 
 
 def test_publish_refuses_bad_arguments_before_writing_anything(tiny_video_zoo, tmp_path):

@@ -8,9 +8,11 @@ import argparse
 import json
 import pathlib
 
+from tfflows import models
 from tfflows.data import load_source
 from tfflows.training import Trainer, evaluate_model
 from tfflows.training.config import TrainConfig
+from tfflows.training.feed import fit_shape
 
 
 def main():
@@ -22,12 +24,13 @@ def main():
     config = json.loads((run / "train_config.json").read_text())
     splits = load_source(args.data)
     config.update(out_dir=str(run), progress=False)
-    trainer = Trainer(str(run / "model.json"), splits.train_x, config=TrainConfig(**config))
+    model = models.build_model(json.loads((run / "model.json").read_text()))
+    trainer = Trainer(model, splits.train_x, config=TrainConfig(**config))
     latest = trainer.restore()
-    x = splits.test_x.reshape(len(splits.test_x), *trainer.model.data_shape)
+    x = fit_shape(splits.test_x, trainer.model.data_shape, "test")
     raw = evaluate_model(trainer.model, x)["bits_per_dim"]
-    trainer._swap_ema()
-    ema = evaluate_model(trainer.model, x)["bits_per_dim"]
+    with trainer.averaged():
+        ema = evaluate_model(trainer.model, x)["bits_per_dim"]
     print(json.dumps({"checkpoint": latest, "raw_bits_per_dim": raw, "ema_bits_per_dim": ema}))
 
 

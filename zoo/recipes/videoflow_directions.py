@@ -48,6 +48,7 @@ def measure(model, videos, samples, temperature, seed, threshold):
         frames = np.asarray(frames)
         c0, f0 = shape_centroids(video[:1], threshold)
         c, f = shape_centroids(frames, threshold)
+        c0, c = np.nan_to_num(c0), np.nan_to_num(c)  # no shape: NaN, masked out below
         first = direction_index(c[:, 0] - c0[0])
         second = direction_index(c[:, 1] - c[:, 0])
         ok = f[:, 0] & f[:, 1] & f0[0]

@@ -1,0 +1,68 @@
+"""The zoo's measuring recipes (zoo/recipes/*.py) on models whose answer is known."""
+
+import importlib.util
+import pathlib
+
+import numpy as np
+
+from tfflows.data.video import stochastic_shapes
+
+RECIPES = pathlib.Path(__file__).resolve().parents[1] / "zoo" / "recipes"
+
+
+def recipe(name):
+    spec = importlib.util.spec_from_file_location(name, RECIPES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Oracle:
+    """A stand-in video model whose futures are given: `futures(i, context)` for the i-th
+    call of predict_frames (frames come back as uint8 already)."""
+
+    def __init__(self, futures):
+        self.futures, self.calls = futures, 0
+
+    def predict_frames(self, context, num_frames, temperature, seed=None):
+        frames = self.futures(self.calls, np.asarray(context))
+        self.calls += 1
+        assert frames.shape[1] == num_frames
+        return frames
+
+    def to_uint8(self, frames):
+        return frames
+
+
+def test_directions_of_a_model_that_knows_each_future_and_of_a_blank_one():
+    directions = recipe("videoflow_directions")
+    videos = stochastic_shapes(3, num_frames=3, size=32, seed=5)
+    # Every sample is the true future: one direction per video, always kept, always found.
+    truth = Oracle(lambda i, context: np.repeat(videos[i : i + 1, 1:], len(context), 0))
+    result = directions.measure(truth, videos, 6, 0.7, 0, 64)
+    assert result["directions_per_video"] == [1, 1, 1]
+    assert result["kept_mean"] == 1.0 and result["found_mean"] == 1.0
+    # Sample j of each video is video j's future: 3 videos' directions from each context.
+    others = stochastic_shapes(3, num_frames=3, size=32, seed=6, return_directions=True)
+    moved, moves = others
+    shifted = Oracle(lambda i, context: moved[:, 1:])
+    result = directions.measure(shifted, videos, 3, 0.7, 0, 64)
+    assert result["directions_per_video"] == [len(set(np.asarray(moves).tolist()))] * 3
+    # Black futures: no shape found, so no direction.
+    blank = Oracle(lambda i, context: np.zeros((len(context), 2, 32, 32, 3), np.uint8))
+    result = directions.measure(blank, videos, 4, 0.7, 0, 64)
+    assert result == {
+        "directions_mean": 0.0,
+        "directions_per_video": [0, 0, 0],
+        "kept_mean": 0.0,
+        "found_mean": 0.0,
+    }
+
+
+def test_shape_centroids_find_a_square_and_nothing_in_black():
+    directions = recipe("videoflow_directions")
+    frames = np.zeros((2, 8, 8, 3), np.uint8)
+    frames[0, 2:4, 5:7, 1] = 200  # rows 2-3, columns 5-6
+    centroids, found = directions.shape_centroids(frames, 64)
+    np.testing.assert_allclose(centroids[0], [5.5, 2.5])
+    assert found.tolist() == [True, False]
