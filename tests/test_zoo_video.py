@@ -118,12 +118,14 @@ def test_a_video_runs_epoch_pictures_are_predicted_futures_of_its_test_videos(ti
         assert gif.is_animated and gif.size == ((4 * CELL + 2) * 2, (4 * CELL + 2) * 2)
 
 
-def test_raw_vs_ema_recipe_scores_a_video_runs_checkpoint(tiny_video_zoo):
+def test_raw_vs_ema_recipe_scores_a_video_runs_checkpoint(tiny_video_zoo, tmp_path):
     """zoo/recipes/raw_vs_ema.py on the tiny run (trained without --ema: both numbers are
     its last checkpoint's, which holds the written weights), against an evaluation here."""
     run = tiny_video_zoo.run
     recipe = ROOT / "zoo" / "recipes" / "raw_vs_ema.py"
+    raw = tmp_path / "raw.weights.h5"
     argv = [sys.executable, str(recipe), str(run), "--data", zoo_fixtures.VIDEO_DATA]
+    argv += ["--save-raw", str(raw)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -133,6 +135,9 @@ def test_raw_vs_ema_recipe_scores_a_video_runs_checkpoint(tiny_video_zoo):
     expected = evaluate_model(run_model(run), test_x)["bits_per_dim"]
     np.testing.assert_allclose(result["raw_bits_per_dim"], expected, rtol=1e-5)
     np.testing.assert_allclose(result["ema_bits_per_dim"], expected, rtol=1e-5)
+    model = run_model(run)
+    model.load_weights(raw)
+    np.testing.assert_allclose(evaluate_model(model, test_x)["bits_per_dim"], expected, rtol=1e-5)
 
 
 def test_publish_refuses_bad_arguments_before_writing_anything(tiny_video_zoo, tmp_path):
