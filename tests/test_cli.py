@@ -105,6 +105,25 @@ USER_ERRORS = {
         "tfflows eval: TMP is not a finished training run",
     ),
     "unknown preset": (["demo", "--zoo", "nope"], "tfflows demo: unknown zoo model 'nope'"),
+    "misspelt preset": (
+        ["eval", "glow_celebA", "--data", "NPZ"],
+        "tfflows eval: glow_celebA: not a zoo model, a training run folder or a .keras file; "
+        "did you mean glow_celeba?",
+    ),
+    "misspelt family": (
+        ["train", "glwo", "--data", "NPZ"],
+        "tfflows train: unknown model family 'glwo'; known: ",
+    ),
+    "images for the video family": (
+        ["train", "videoflow", "--data", "NPZ"],
+        "tfflows train: VideoFlow models videos [N, T, H, W, C]; these examples have shape "
+        "(8, 8, 3) (images: for videos of MNIST digits, --data moving_mnist:path=mnist.npz)",
+    ),
+    "videos for an image family": (
+        ["train", "maf", "--data", "VIDEOS"],
+        "tfflows train: MAF models images (H, W, C) or vectors; these examples have shape "
+        "(3, 8, 8, 3), videos (T, H, W, C): use VideoFlow (tfflows train videoflow)",
+    ),
 }
 
 
@@ -112,8 +131,12 @@ USER_ERRORS = {
 def test_a_user_error_is_one_line_without_a_traceback(case, tmp_path, npz, capsys):
     args, message = USER_ERRORS[case]
 
+    videos = tmp_path / "videos.npz"
+    np.savez(videos, x=np.zeros((20, 3, 8, 8, 3), np.uint8))
+
     def fill(text):
-        return text.replace("TMP", str(tmp_path)).replace("NPZ", str(npz))
+        text = text.replace("TMP", str(tmp_path)).replace("NPZ", str(npz))
+        return text.replace("VIDEOS", str(videos))
 
     argv = [fill(a) for a in args]
     if argv[0] == "train":
@@ -122,6 +145,22 @@ def test_a_user_error_is_one_line_without_a_traceback(case, tmp_path, npz, capsy
     assert status == 1
     assert err.startswith(fill(message)), err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["eval", "maf_moons", "--data", "d.npz", "--batch-size", "0"],
+        ["eval", "maf_moons", "--data", "d.npz", "--examples", "0"],
+        ["predict", "videoflow_shapes", "--data", "d.npz", "--videos", "0"],
+        ["train", "glow", "--data", "d.npz", "--batch-size", "-2"],
+    ],
+)
+def test_counts_below_one_are_refused_before_anything_runs(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2
+    assert f"argument {argv[-2]}: must be >= 1, got {argv[-1]}" in capsys.readouterr().err
 
 
 def test_debug_shows_the_traceback_in_either_position(tmp_path, capsys):

@@ -42,6 +42,7 @@ def test_directions_of_a_model_that_knows_each_future_and_of_a_blank_one():
     result = directions.measure(truth, videos, 6, 0.7, 0, 64)
     assert result["directions_per_video"] == [1, 1, 1]
     assert result["kept_mean"] == 1.0 and result["found_mean"] == 1.0
+    assert result["same_shape_mean"] == 1.0
     # Sample j of each video is video j's future: 3 videos' directions from each context.
     others = stochastic_shapes(3, num_frames=3, size=32, seed=6, return_directions=True)
     moved, moves = others
@@ -56,6 +57,7 @@ def test_directions_of_a_model_that_knows_each_future_and_of_a_blank_one():
         "directions_per_video": [0, 0, 0],
         "kept_mean": 0.0,
         "found_mean": 0.0,
+        "same_shape_mean": 0.0,
     }
 
 
@@ -66,3 +68,15 @@ def test_shape_centroids_find_a_square_and_nothing_in_black():
     centroids, found = directions.shape_centroids(frames, 64)
     np.testing.assert_allclose(centroids[0], [5.5, 2.5])
     assert found.tolist() == [True, False]
+
+
+def test_same_shape_needs_the_contexts_size_and_colour():
+    directions = recipe("videoflow_directions")
+    context = np.zeros((8, 8, 3), np.uint8)
+    context[2:4, 2:4] = (200, 0, 0)  # 4 red pixels
+    frames = np.zeros((4, 8, 8, 3), np.uint8)
+    frames[0, 5:7, 5:7] = (190, 30, 0)  # moved, same size, near colour
+    frames[1, 5:6, 5:6] = (200, 0, 0)  # a quarter of the size
+    frames[2, 4:8, 4:8] = (200, 0, 0)  # four times the size
+    frames[3, 5:7, 5:7] = (0, 200, 0)  # another colour
+    assert directions.same_shape(frames, context, 64).tolist() == [True, False, False, False]

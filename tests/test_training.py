@@ -95,7 +95,7 @@ def test_sources_npz_splits_by_id_and_adds_a_channel_axis(tmp_path):
     with pytest.raises(ValueError, match="neither x_train nor x"):
         np.savez(tmp_path / "bad.npz", images=gray)
         load_source(tmp_path / "bad.npz")
-    with pytest.raises(ValueError, match="not a file, a folder or tfds"):
+    with pytest.raises(ValueError, match="not a file, a folder, tfds:NAME or generated videos"):
         load_source(tmp_path / "missing.npz")
 
 

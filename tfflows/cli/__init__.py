@@ -113,7 +113,7 @@ def _add_train(sub):
     p.add_argument("--steps", type=int, help="total steps (default: --epochs)")
     p.add_argument("--epochs", type=int, help="total epochs (default 1 without --steps)")
     p.add_argument("--minutes", dest="max_minutes", type=float, help="training time budget")
-    p.add_argument("--batch-size", type=int, default=64, help="global batch size")
+    p.add_argument("--batch-size", type=_positive, default=64, help="global batch size")
     p.add_argument("--lr", dest="learning_rate", type=float, default=1e-3, help="Adam's rate")
     p.add_argument("--warmup", dest="warmup_steps", type=int, default=0, help="warm-up steps")
     p.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
@@ -182,7 +182,24 @@ def load_model(source: str | os.PathLike) -> tuple["keras.Model", str]:
         import tfflows.models  # noqa: F401 - registers the classes for deserialization
 
         return keras.models.load_model(path), path.stem
-    raise FileNotFoundError(f"{source}: not a zoo model, a training run folder or a .keras file")
+    raise FileNotFoundError(
+        f"{source}: not a zoo model, a training run folder or a .keras file"
+        + _did_you_mean(str(source), _zoo_names())
+    )
+
+
+def _zoo_names() -> list[str]:
+    from tfflows import zoo
+
+    return zoo.list()
+
+
+def _did_you_mean(name: str, known) -> str:
+    """ "; did you mean X?" for the closest of `known`, or "" when none is close."""
+    import difflib
+
+    near = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {near[0]}?" if near else ""
 
 
 def _export(args):
@@ -318,8 +335,8 @@ def _add_zoo_commands(sub):
     p.add_argument("model", help="zoo name, training run folder or .keras file")
     p.add_argument("--data", required=True, help=_DATA_HELP)
     p.add_argument("--split", choices=["test", "train"], default="test")
-    p.add_argument("--examples", type=int, help="at most this many")
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--examples", type=_positive, help="at most this many")
+    p.add_argument("--batch-size", type=_positive, default=500)
     p.set_defaults(func=_eval)
     p = sub.add_parser(
         "predict",
@@ -338,7 +355,7 @@ def _add_zoo_commands(sub):
         "such as stochastic_shapes:num_videos=40,num_frames=3,size=32 (its split --split)",
     )
     p.add_argument("--split", choices=["test", "train"], default="test")
-    p.add_argument("--videos", type=int, default=4, help="how many context videos")
+    p.add_argument("--videos", type=_positive, default=4, help="how many context videos")
     p.add_argument("--samples", type=int, default=5, help="sampled futures per video")
     p.add_argument(
         "--frames",
@@ -378,6 +395,17 @@ def _add_export(sub):
         "predicted ones included)",
     )
     p.set_defaults(func=_export)
+
+
+def _positive(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

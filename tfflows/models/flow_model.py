@@ -83,6 +83,11 @@ class FlowModel(KerasTraining, keras.Model):
         comes from `x`, and integer data means 8-bit pixels (`num_bits=8`) unless
         `overrides` say otherwise; `overrides` are constructor arguments (levels=2, ...)."""
         shape, integer = _shape_and_kind(x)
+        if len(shape) == 4:
+            raise ValueError(
+                f"{cls.__name__} models images (H, W, C) or vectors; these examples have shape "
+                f"{tuple(shape)}, videos (T, H, W, C): use VideoFlow (tfflows train videoflow)"
+            )
         if integer:
             overrides.setdefault("num_bits", 8)
         return cls.from_shape(shape, **overrides)

@@ -121,6 +121,15 @@ class VideoFlow(KerasTraining, keras.Model):
     def for_data(cls, x, **overrides) -> "VideoFlow":
         """A model for videos like `x` ([N, T, H, W, C]; any T)."""
         shape = tuple(int(d) for d in np.shape(x)[1:])
+        if len(shape) != 4:
+            raise ValueError(
+                f"VideoFlow models videos [N, T, H, W, C]; these examples have shape {shape}"
+                + (
+                    " (images: for videos of MNIST digits, --data moving_mnist:path=mnist.npz)"
+                    if len(shape) == 3
+                    else ""
+                )
+            )
         return cls.from_shape(shape, **overrides)
 
     @classmethod

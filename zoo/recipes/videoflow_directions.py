@@ -15,7 +15,11 @@ its displacement from the context frame is binned into the 8 directions of the d
   probability, so a model that learned it shows all 8 from one frame);
 - kept: how often the second predicted frame moves in the first one's direction (always, in
   the data);
-- found: the fraction of predicted frames where a shape was found at all.
+- found: the fraction of futures with a shape found in both predicted frames (pixels over
+  the threshold, of any colour and size);
+- same_shape: the fraction of futures whose first predicted frame holds a shape like the
+  context's: between half and twice its pixel count, and its mean colour within 80 (of 255)
+  of the context's on every channel.
 """
 
 import argparse
@@ -40,8 +44,26 @@ def shape_centroids(frames: np.ndarray, threshold: int) -> tuple[np.ndarray, np.
     return np.stack([cx, cy], axis=-1), count > 0
 
 
+def shape_looks(frames: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pixel counts [...], mean colours [..., C]) of the shapes in uint8 frames [..., H, W, C]
+    (the pixels brighter than `threshold`; colour 0 where there are none)."""
+    bright = frames.max(axis=-1) > threshold
+    count = bright.sum(axis=(-2, -1))
+    total = (frames * bright[..., None]).sum(axis=(-3, -2))
+    return count, total / np.maximum(count, 1)[..., None]
+
+
+def same_shape(frames, context, threshold, colour_tolerance=80.0):
+    """Whether each frame [N, H, W, C] holds a shape like the one in `context` [H, W, C]."""
+    count, colour = shape_looks(frames, threshold)
+    count0, colour0 = shape_looks(context, threshold)
+    sized = (count >= 0.5 * count0) & (count <= 2 * count0) & (count > 0)
+    coloured = (np.abs(colour - colour0) <= colour_tolerance).all(axis=-1)
+    return sized & coloured
+
+
 def measure(model, videos, samples, temperature, seed, threshold):
-    directions, kept, found = [], [], []
+    directions, kept, found, alike = [], [], [], []
     for i, video in enumerate(videos):
         context = np.repeat(video[None, :1], samples, axis=0)
         frames = model.to_uint8(model.predict_frames(context, 2, temperature, seed=seed + i))
@@ -55,11 +77,13 @@ def measure(model, videos, samples, temperature, seed, threshold):
         directions.append(len(set(first[ok].tolist())))
         kept.append(float(np.mean(first[ok] == second[ok])) if ok.any() else 0.0)
         found.append(float(np.mean(ok)))
+        alike.append(float(np.mean(same_shape(frames[:, 0], video[0], threshold))))
     return {
         "directions_mean": float(np.mean(directions)),
         "directions_per_video": directions,
         "kept_mean": float(np.mean(kept)),
         "found_mean": float(np.mean(found)),
+        "same_shape_mean": float(np.mean(alike)),
     }
 
 
@@ -94,6 +118,7 @@ def main():
     c, f = shape_centroids(truth, args.threshold)
     first, second = direction_index(c[:, 1] - c[:, 0]), direction_index(c[:, 2] - c[:, 1])
     result["data_kept"] = float(np.mean(first[f.all(1)] == second[f.all(1)]))
+    result["data_same_shape"] = float(np.mean(same_shape(truth[:, 1], truth[:, 0], args.threshold)))
     print(json.dumps(result))
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
