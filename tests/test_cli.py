@@ -94,11 +94,21 @@ USER_ERRORS = {
     ),
     "--set unknown key": (
         ["train", "glow", "--data", "NPZ", "--set", "wings=2"],
-        "tfflows train: Unrecognized keyword arguments passed to Glow: {'wings': 2}",
+        "tfflows train: Glow has no argument 'wings' (--set wings=...); its arguments: "
+        "condition_shape, coupling, hidden_channels, input_shape, learn_top, levels, ",
+    ),
+    "--set misspelt key": (
+        ["train", "videoflow", "--data", "VIDEOS", "--set", "level=2"],
+        "tfflows train: VideoFlow has no argument 'level' (--set level=...); did you mean "
+        "levels?; its arguments: context_frames, flow, ",
     ),
     "no such run": (
         ["sample", "TMP/no_run"],
         "tfflows sample: TMP/no_run: not a zoo model, a training run folder or a .keras file",
+    ),
+    "a run's file": (
+        ["sample", "TMP/model.json"],
+        "tfflows sample: TMP/model.json: pass the training run folder, TMP",
     ),
     "unfinished run": (
         ["eval", "TMP", "--data", "NPZ"],
@@ -133,6 +143,7 @@ def test_a_user_error_is_one_line_without_a_traceback(case, tmp_path, npz, capsy
 
     videos = tmp_path / "videos.npz"
     np.savez(videos, x=np.zeros((20, 3, 8, 8, 3), np.uint8))
+    (tmp_path / "model.json").write_text("{}")
 
     def fill(text):
         text = text.replace("TMP", str(tmp_path)).replace("NPZ", str(npz))

@@ -182,7 +182,7 @@ def test_encode_decode_round_trip_gives_the_videos_back():
 @pytest.mark.parametrize(
     "bad,message",
     [
-        (np.zeros((2, *FRAME), np.uint8), "videos \\[N, T, H, W, C\\].*images"),
+        (np.zeros((2, *FRAME), np.uint8), "videos \\[N, T, H, W, C\\].*images.*add a batch axis"),
         (np.zeros((2, 1, *FRAME), np.uint8), "at least 2"),
         (np.zeros((2, 3, 16, 16, 3), np.uint8), "frames of shape \\(16, 16, 3\\)"),
         (np.full((2, 3, *FRAME), 300, np.int32), "outside 0..255"),

@@ -70,10 +70,35 @@ def model_to_train(spec: str, x, overrides: dict | None = None, seed: int = 0):
             return zoo.load(spec, progress=False)
     import keras
 
+    _check_arguments(models.family(spec), overrides)
     # The same seed gives the same initial weights (and so, with the data order and the
     # noise that the seed also fixes, the same run).
     keras.utils.set_random_seed(seed)
     return models.for_data(spec, x, **overrides)
+
+
+def _check_arguments(cls: type, overrides: dict) -> None:
+    """Names the `--set` key that `cls` has no argument for, the closest one and the rest
+    (Keras' own message lists only the unknown keys)."""
+    import inspect
+
+    import keras
+
+    known = {"name", "dtype"}
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("keras") or klass in (keras.Model, object):
+            break
+        if "__init__" in vars(klass):
+            for n, p in inspect.signature(klass.__init__).parameters.items():
+                if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                    known.add(n)
+    for key in overrides:
+        if key not in known:
+            raise ValueError(
+                f"{cls.__name__} has no argument {key!r} (--set {key}=...)"
+                + _did_you_mean(key, known)
+                + f"; its arguments: {', '.join(sorted(known - {'name', 'dtype'}))}"
+            )
 
 
 def _train(args):
@@ -182,6 +207,8 @@ def load_model(source: str | os.PathLike) -> tuple["keras.Model", str]:
         import tfflows.models  # noqa: F401 - registers the classes for deserialization
 
         return keras.models.load_model(path), path.stem
+    if path.name in ("model.json", "model.weights.h5") and path.exists():
+        raise FileNotFoundError(f"{source}: pass the training run folder, {path.parent}")
     raise FileNotFoundError(
         f"{source}: not a zoo model, a training run folder or a .keras file"
         + _did_you_mean(str(source), _zoo_names())

@@ -205,9 +205,12 @@ class VideoFlow(KerasTraining, keras.Model):
     def _check_video_shape(self, shape, name, min_frames=None):
         if len(shape) != 5:
             kind = "images [N, H, W, C]" if len(shape) == 4 else f"an array of rank {len(shape)}"
+            hint = ""
+            if len(shape) == 4 and tuple(shape[-3:]) == tuple(self.frame_shape):
+                hint = " (if it is one video [T, H, W, C], add a batch axis: videos[None])"
             raise ValueError(
                 f"{name}: VideoFlow takes videos [N, T, H, W, C] with frames "
-                f"{self.frame_shape}, got {kind} of shape {tuple(shape)}"
+                f"{self.frame_shape}, got {kind} of shape {tuple(shape)}{hint}"
             )
         if tuple(shape[2:]) != self.frame_shape:
             raise ValueError(
