@@ -1,0 +1,65 @@
+"""Audio data: the Free Spoken Digit Dataset (FSDD) as fixed-length float32 clips.
+
+FSDD (Jackson et al., CC BY-SA 4.0): 3,000 recordings of the digits 0-9 spoken by 6
+speakers, 50 takes of each digit by each speaker, 8 kHz, 16-bit. The .npz this loader reads
+holds them concatenated: `audio` (int16), `offsets` (clip i is audio[offsets[i]:offsets[i+1]]),
+`digit`, `speaker`, `take` (one per clip), `speaker_names` and `sample_rate`.
+
+The data set's authors suggest testing on takes 0-4 of every speaker and digit; the file is
+ordered by take as a string (0, 1, 10, 11, ...), so the split uses the `take` field.
+"""
+
+import os
+
+import numpy as np
+
+from tfflows.data.sources import Splits
+
+FSDD_KEYS = ("audio", "offsets", "digit", "speaker", "take", "sample_rate")
+
+
+def fsdd(
+    path: str | os.PathLike,
+    length: int = 4096,
+    test_takes: int = 5,
+    peak: float | None = 0.95,
+) -> Splits:
+    """FSDD clips as float32 [N, length] in [-1, 1] with digit labels (uint8 [N]).
+
+    Each clip is cut to its first `length` samples (median clip: 3,358 samples, 0.42 s),
+    scaled to int16 / 32768, then, with `peak`, scaled so that its largest absolute value is
+    `peak` (two of the six speakers record about ten times quieter than the others;
+    ClariNet's preprocessing normalises each clip this way), and padded with zeros at its end.
+    Test: takes 0 .. test_takes - 1 of every speaker and digit (300 clips for 5); train: the rest.
+    """
+    if isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 1:
+        raise ValueError(f"length must be a whole number of samples >= 1, got {length!r}")
+    if peak is not None and not 0 < peak <= 1:
+        raise ValueError(f"peak must be in (0, 1] or None, got {peak!r}")
+    with np.load(path, allow_pickle=False) as archive:
+        missing = [k for k in FSDD_KEYS if k not in archive.files]
+        if missing:
+            raise ValueError(f"{path} is not an FSDD archive: it lacks {', '.join(missing)}")
+        audio, offsets = archive["audio"], archive["offsets"].astype(np.int64)
+        digit, take = archive["digit"], archive["take"]
+    n = len(offsets) - 1
+    if len(digit) != n or len(take) != n:
+        raise ValueError(
+            f"{path}: {n} clips in offsets, but {len(digit)} digits and {len(take)} takes"
+        )
+    clips = np.zeros((n, length), np.float32)
+    for i in range(n):
+        clip = audio[offsets[i] : offsets[i + 1]][:length].astype(np.float32) / 32768.0
+        if peak is not None:
+            top = np.abs(clip).max(initial=0.0)
+            if top > 0:
+                clip = clip * (peak / top)
+        clips[i, : len(clip)] = clip
+    test = take < test_takes
+    return Splits(
+        train_x=clips[~test],
+        test_x=clips[test],
+        train_y=digit[~test].astype(np.uint8),
+        test_y=digit[test].astype(np.uint8),
+        description=f"FSDD, {length}-sample clips, test = takes 0-{test_takes - 1}",
+    )
