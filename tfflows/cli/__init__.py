@@ -13,6 +13,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from tfflows.hints import did_you_mean
+
 if TYPE_CHECKING:
     import keras
 
@@ -96,7 +98,7 @@ def _check_arguments(cls: type, overrides: dict) -> None:
         if key not in known:
             raise ValueError(
                 f"{cls.__name__} has no argument {key!r} (--set {key}=...)"
-                + _did_you_mean(key, known)
+                + did_you_mean(key, known)
                 + f"; its arguments: {', '.join(sorted(known - {'name', 'dtype'}))}"
             )
 
@@ -211,7 +213,7 @@ def load_model(source: str | os.PathLike) -> tuple["keras.Model", str]:
         raise FileNotFoundError(f"{source}: pass the training run folder, {path.parent}")
     raise FileNotFoundError(
         f"{source}: not a zoo model, a training run folder or a .keras file"
-        + _did_you_mean(str(source), _zoo_names())
+        + did_you_mean(str(source), _zoo_names())
     )
 
 
@@ -219,14 +221,6 @@ def _zoo_names() -> list[str]:
     from tfflows import zoo
 
     return zoo.list()
-
-
-def _did_you_mean(name: str, known) -> str:
-    """ "; did you mean X?" for the closest of `known`, or "" when none is close."""
-    import difflib
-
-    near = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean {near[0]}?" if near else ""
 
 
 def _export(args):

@@ -8,13 +8,13 @@ streaming `tf.data` pipelines are in `tfflows.data.pipelines`.
 """
 
 import dataclasses
-import difflib
 import os
 import pathlib
 
 import numpy as np
 
 from tfflows.data.pipelines import from_image_folder
+from tfflows.hints import did_you_mean
 
 # The generated video sources (`tfflows.data.video.GENERATORS`, which imports this module).
 _GENERATED = ("stochastic_shapes", "moving_mnist")
@@ -66,11 +66,10 @@ def load_source(spec: str | os.PathLike, test_every: int = 10) -> Splits:
     if path.is_dir():
         return _load_folder(path, test_every)
     if not path.exists():
-        near = difflib.get_close_matches(spec.partition(":")[0], _GENERATED, n=1)
-        hint = f"; did you mean {near[0]}:...?" if near else ""
         raise ValueError(
             f"data source {spec!r} is not a file, a folder, tfds:NAME or generated videos "
-            f"({', '.join(g + ':...' for g in _GENERATED)}){hint}"
+            f"({', '.join(g + ':...' for g in _GENERATED)})"
+            + did_you_mean(spec.partition(":")[0], _GENERATED, "{}:...")
         )
     if path.suffix != ".npz":
         raise ValueError(f"data file {path} is not an .npz file")

@@ -72,13 +72,11 @@ def family(name: str) -> type:
     """The model class of a family name ("glow", "realnvp", ...)."""
     cls = FAMILIES.get(str(name).lower())
     if cls is None:
-        import difflib
+        from tfflows.hints import did_you_mean
 
-        near = difflib.get_close_matches(str(name).lower(), FAMILIES, n=1)
-        hint = f"; did you mean {near[0]}?" if near else ""
         raise ValueError(
             f"unknown model family {name!r}; known: {', '.join(FAMILIES)} (or a zoo preset, "
-            f"tfflows zoo list){hint}"
+            "tfflows zoo list)" + did_you_mean(str(name).lower(), FAMILIES)
         )
     return cls
 
