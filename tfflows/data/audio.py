@@ -63,3 +63,29 @@ def fsdd(
         test_y=digit[test].astype(np.uint8),
         description=f"FSDD, {length}-sample clips, test = takes 0-{test_takes - 1}",
     )
+
+
+def fsdd_source(spec: str) -> Splits:
+    """`fsdd:path=FILE[,length=N][,test_takes=K][,peak=P]` -> `fsdd(...)` (the CLI's --data)."""
+    fields = {}
+    for item in filter(None, spec.partition(":")[2].split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"{spec!r}: {item!r} is not KEY=VALUE")
+        fields[key.strip()] = value.strip()
+    unknown = set(fields) - {"path", "length", "test_takes", "peak"}
+    if unknown or "path" not in fields:
+        raise ValueError(
+            f"{spec!r}: fsdd takes path=FILE and optionally length=, test_takes=, peak= "
+            f"(unknown: {', '.join(sorted(unknown)) or 'none'}; path given: {'path' in fields})"
+        )
+    try:
+        length = int(fields.get("length", 4096))
+        takes = int(fields.get("test_takes", 5))
+        peak = fields.get("peak", "0.95")
+        peak = None if peak.lower() == "none" else float(peak)
+    except ValueError as error:
+        raise ValueError(f"{spec!r}: {error}") from None
+    if not os.path.isfile(fields["path"]):
+        raise ValueError(f"{spec!r}: no file {fields['path']}")
+    return fsdd(fields["path"], length=length, test_takes=takes, peak=peak)

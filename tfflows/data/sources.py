@@ -54,8 +54,13 @@ def load_source(spec: str | os.PathLike, test_every: int = 10) -> Splits:
       "test" from `TFDS_DATA_DIR` (never downloaded here).
     - generated videos: `stochastic_shapes:num_videos=10000,num_frames=3,size=32` or
       `moving_mnist:path=mnist.npz,...` (see `tfflows.data.video.video_source`).
+    - spoken digits: `fsdd:path=fsdd.npz,length=4096` (see `tfflows.data.audio.fsdd`).
     """
     spec = str(spec)
+    if spec.startswith("fsdd:"):
+        from tfflows.data.audio import fsdd_source
+
+        return fsdd_source(spec)
     if spec.partition(":")[0] in _GENERATED:
         from tfflows.data.video import video_source  # video imports sources: import here
 

@@ -96,7 +96,7 @@ def _check_shape(shape, event_shape, name):
             f"{name} must have rank {len(want) + 1} [batch, {', '.join(map(str, want))}], "
             f"got shape {shape}{hint}"
         )
-    if any(d is not None and d != w for d, w in zip(shape[1:], want, strict=True)):
+    if any(None not in (d, w) and d != w for d, w in zip(shape[1:], want, strict=True)):
         raise ValueError(f"{name} examples must have shape {want}, got {shape[1:]}")
 
 
@@ -190,3 +190,39 @@ def check_labels(labels, num_classes, batch=None, name="labels"):
         with tf.control_dependencies([count]):
             t = tf.identity(t)
     return t, valid
+
+
+AUDIO = Space(-1.0, 1.0, "audio")
+
+
+def check_audio(x, name="audio", min_length=1):
+    """Audio clips [N, T] as float in [-1, 1]: returns (x as a tensor, valid).
+
+    Raises ValueError naming the problem (rank, integer samples, too short, non-finite or
+    out-of-range values) in Python and eagerly; inside a graph, like `check_tensor`, an
+    assertion plus a [N] validity mask. Empty batches pass.
+    """
+    shape = tuple(np.shape(x)) if not tf.is_tensor(x) else tuple(x.shape)
+    if len(shape) != 2:
+        hint = " (one clip [T]: add a batch axis, clip[None])" if len(shape) == 1 else ""
+        hint = " (drop the channel axis: x[..., 0])" if len(shape) == 3 and shape[-1] == 1 else hint
+        raise ValueError(f"{name} must be clips [N, T] (rank 2), got shape {shape}{hint}")
+    dtype = x.dtype if tf.is_tensor(x) else np.asarray(x).dtype
+    if tf.as_dtype(dtype).is_integer:
+        raise ValueError(
+            f"{name} holds integers ({tf.as_dtype(dtype).name}): pass float samples in [-1, 1], "
+            "e.g. int16 / 32768"
+        )
+    if shape[1] is not None and shape[1] < min_length:
+        raise ValueError(f"{name}: clips of {shape[1]} samples, at least {min_length} needed")
+    x, valid = check_tensor(x, (None,), None, name)
+    if valid is None:
+        values = np.asarray(x)
+        if values.size and np.abs(values).max() > 1.0:
+            raise ValueError(
+                f"{name} has samples in [{values.min():.3g}, {values.max():.3g}], outside [-1, 1]: "
+                "scale the audio (e.g. int16 / 32768, or clip / max|clip|)"
+            )
+        return x, None
+    inside = tf.reduce_all(tf.abs(x) <= 1.0, axis=1)
+    return _asserted(x, inside, f"{name} holds samples outside [-1, 1]"), valid & inside

@@ -7,6 +7,10 @@ current variables; `layer.initialize(x)` runs data-dependent initialisation (Act
 from tfflows.layers.actnorm import ActNorm
 from tfflows.layers.additive_coupling import AdditiveCoupling
 from tfflows.layers.affine_coupling import AffineCoupling
+from tfflows.layers.causal_autoregressive import (
+    CausalInverseAutoregressive,
+    CausalMaskedAutoregressive,
+)
 from tfflows.layers.diagonal_scaling import DiagonalScaling
 from tfflows.layers.factor_out import FactorOut
 from tfflows.layers.flow_layer import FlowLayer
@@ -21,6 +25,8 @@ __all__ = [
     "ActNorm",
     "AdditiveCoupling",
     "AffineCoupling",
+    "CausalInverseAutoregressive",
+    "CausalMaskedAutoregressive",
     "DiagonalScaling",
     "FactorOut",
     "FlowLayer",

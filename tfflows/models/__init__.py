@@ -8,6 +8,7 @@ from tfflows.models.planar_flow import PlanarFlow
 from tfflows.models.real_nvp import RealNVP
 from tfflows.models.registry import FAMILIES, build_model, family, for_data, model_config
 from tfflows.models.video_flow import VideoFlow
+from tfflows.models.wavenet import WaveNet
 
 __all__ = [
     "FAMILIES",
@@ -19,6 +20,7 @@ __all__ = [
     "PlanarFlow",
     "RealNVP",
     "VideoFlow",
+    "WaveNet",
     "build_model",
     "family",
     "for_data",

@@ -12,6 +12,7 @@ from tfflows.models.nice import NICE
 from tfflows.models.planar_flow import PlanarFlow
 from tfflows.models.real_nvp import RealNVP
 from tfflows.models.video_flow import VideoFlow
+from tfflows.models.wavenet import WaveNet
 
 FAMILIES = {
     "glow": Glow,
@@ -21,6 +22,7 @@ FAMILIES = {
     "iaf": IAF,
     "planar": PlanarFlow,
     "videoflow": VideoFlow,
+    "wavenet": WaveNet,
 }
 
 
@@ -34,13 +36,13 @@ def build_model(spec, input_shape=None, **overrides):
 
     Args:
       spec: a family name ("glow", "realnvp", "nice", "maf", "iaf", "planar",
-        "videoflow"), a config
+        "videoflow", "wavenet"), a config
         from `model_config`, a path to a JSON file holding either, or a `FlowModel` (whose
         config is rebuilt: how a model made outside a strategy scope gets rebuilt in one).
       input_shape: shape of one example, for a family name.
       overrides: constructor arguments (e.g. levels=2) for a family name.
     """
-    if isinstance(spec, FlowModel | VideoFlow):
+    if isinstance(spec, FlowModel | VideoFlow | WaveNet):
         spec = model_config(spec)
     if isinstance(spec, str | pathlib.Path) and str(spec).endswith(".json"):
         path = pathlib.Path(spec)

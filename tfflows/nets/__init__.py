@@ -5,6 +5,8 @@ Glow's sigmoid coupling, next to) the identity, and every network takes an optio
 condition input (`tfflows.nets.conditions` checks it).
 """
 
+from tfflows.nets.cached_sampler import sample_cached
+from tfflows.nets.causal_wavenet import CausalWaveNet, dilation_cycle
 from tfflows.nets.conditions import check_condition_shape, require_condition
 from tfflows.nets.conv_net import ConvNet
 from tfflows.nets.made import MADE
@@ -21,6 +23,9 @@ from tfflows.nets.temporal_priors import (
 )
 
 __all__ = [
+    "CausalWaveNet",
+    "dilation_cycle",
+    "sample_cached",
     "MLP",
     "PRIORS",
     "Conv3DPrior",
