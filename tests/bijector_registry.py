@@ -268,6 +268,35 @@ CASES = [
         (4,),
         layer_kw={"hidden": [16]},
     ),
+    # Audio: a WaveNet over a clip of 6 samples is a MAF (the teacher), its IAF the student.
+    _case(
+        "wavenet_maf",
+        B.MaskedAutoregressive,
+        L.CausalMaskedAutoregressive,
+        (6,),
+        layer_kw={
+            "residual_channels": 4,
+            "gate_channels": 4,
+            "skip_channels": 4,
+            "layers_per_cycle": 2,
+            "cycles": 1,
+        },
+    ),
+    _case(
+        "wavenet_iaf_cond",
+        B.InverseAutoregressive,
+        L.CausalInverseAutoregressive,
+        (6,),
+        condition_shape=(2,),
+        layer_kw={
+            "residual_channels": 4,
+            "gate_channels": 4,
+            "skip_channels": 4,
+            "kernel_size": 3,
+            "layers_per_cycle": 2,
+            "cycles": 1,
+        },
+    ),
     Case(
         "pixel_scale",
         B.PixelScale,
