@@ -9,7 +9,17 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("bijectors", "data", "export", "layers", "models", "nets", "training", "zoo")
+_SUBMODULES = (
+    "bijectors",
+    "data",
+    "distill",
+    "export",
+    "layers",
+    "models",
+    "nets",
+    "training",
+    "zoo",
+)
 
 __all__ = [*_SUBMODULES, "train", "__version__"]
 

@@ -4,6 +4,7 @@ from tfflows.models.flow_model import FlowModel
 from tfflows.models.glow import Glow
 from tfflows.models.maf import IAF, MAF
 from tfflows.models.nice import NICE
+from tfflows.models.parallel_wavenet import ParallelWaveNet
 from tfflows.models.planar_flow import PlanarFlow
 from tfflows.models.real_nvp import RealNVP
 from tfflows.models.registry import FAMILIES, build_model, family, for_data, model_config
@@ -17,6 +18,7 @@ __all__ = [
     "IAF",
     "MAF",
     "NICE",
+    "ParallelWaveNet",
     "PlanarFlow",
     "RealNVP",
     "VideoFlow",

@@ -111,6 +111,12 @@ class WaveNet(AudioModel, KerasTraining, keras.Model):
         mu, raw = self.step.params(x, c)
         return arguments.masked(mu, n, valid), arguments.masked(saturate(raw), n, valid)
 
+    def gaussians(self, y, c=None) -> tuple[tf.Tensor, tf.Tensor]:
+        """(mu, log-scale) [N, T] at every step of any real-valued y (not checked against
+        [-1, 1]: a student's samples may stray), given the networks' condition tensor c."""
+        mu, raw = self.step.params(tf.cast(y, self.compute_dtype), c)
+        return mu, saturate(raw)
+
     def _log_prob(self, x, c):
         bij = self.bijector(c)
         z = bij.inverse(x)
