@@ -104,6 +104,8 @@ class DensityDistillation(KerasTraining, keras.Model):
     def num_bits(self):
         return None
 
+    max_eval_batch = 32
+
     @property
     def min_length(self):
         return self.frame_length

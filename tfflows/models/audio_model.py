@@ -50,6 +50,9 @@ class AudioModel:
         return x
 
     min_length = 1
+    # Clips per evaluation batch in `tfflows.train` (a batch of 500 long clips runs out of
+    # memory on a 24 GB machine).
+    max_eval_batch = 32
 
     def _checked_batch(self, x):
         return check_audio(x, "x", self.min_length)[0]

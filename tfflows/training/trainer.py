@@ -279,7 +279,13 @@ class Trainer:
         test = self.feed.test(limit)
         if test is None:
             return None
-        return evaluate_model(self.model, *test, self.config.eval_batch_size)
+        return evaluate_model(self.model, *test, self.eval_batch_size)
+
+    @property
+    def eval_batch_size(self) -> int:
+        """`config.eval_batch_size`, capped by the model's `max_eval_batch` where it has one
+        (audio models: 300 clips of 4,096 samples through a 20-layer WaveNet took 15 GB)."""
+        return min(self.config.eval_batch_size, getattr(self.model, "max_eval_batch", 1 << 30))
 
     @contextlib.contextmanager
     def averaged(self):
@@ -467,9 +473,7 @@ class Trainer:
                 log.test_scalars(step, test)
             validation_data = self.feed.validation()
             if validation_data is not None:
-                validation = evaluate_model(
-                    self.model, *validation_data, self.config.eval_batch_size
-                )
+                validation = evaluate_model(self.model, *validation_data, self.eval_batch_size)
                 log.test_scalars(step, validation, "validation")
                 epoch = step / self.feed.steps_per_epoch
                 if self.selection.update(step, round(epoch, 3), validation, test):
