@@ -235,6 +235,7 @@ def _export(args):
         max_samples=args.max_samples,
         max_batch=args.max_batch,
         max_frames=args.max_frames,
+        max_audio=args.max_audio,
     )
     print(path)
     return 0
@@ -414,6 +415,12 @@ def _add_export(sub):
         default=1024,
         help="largest number of frames in one request to a video model (every video's, the "
         "predicted ones included)",
+    )
+    p.add_argument(
+        "--max-audio",
+        type=int,
+        default=160_000,
+        help="largest number of audio samples in one request to an audio model (n * length)",
     )
     p.set_defaults(func=_export)
 

@@ -42,6 +42,12 @@ import tempfile
 
 import tensorflow as tf
 
+from tfflows.export.audio_signatures import (
+    MAX_AUDIO,
+    audio_serving_module,
+    audio_signature_names,
+    is_audio_model,
+)
 from tfflows.export.checks import (
     MAX_BATCH,
     after,
@@ -78,7 +84,10 @@ def is_video_model(model) -> bool:
 
 
 def signature_names(model) -> tuple:
-    """The signatures an export of `model` has: `VIDEO_SIGNATURES` or `SIGNATURES`."""
+    """The signatures an export of `model` has: `VIDEO_SIGNATURES`, an audio model's
+    (`audio_signature_names`) or `SIGNATURES`; serving_default is the second one's."""
+    if is_audio_model(model):
+        return audio_signature_names(model)
     return VIDEO_SIGNATURES if is_video_model(model) else SIGNATURES
 
 
@@ -87,6 +96,7 @@ def serving_module(
     max_samples: int = MAX_SAMPLES,
     max_batch: int = MAX_BATCH,
     max_frames: int = MAX_FRAMES,
+    max_audio: int = MAX_AUDIO,
 ) -> tf.Module:
     """A `tf.Module` holding the model's variables and one `tf.function` per signature
     (`signature_names(model)`; a video model gets `video_serving_module`'s).
@@ -100,6 +110,8 @@ def serving_module(
     max_frames = check_count(max_frames, "max_frames")
     if is_video_model(model):
         return video_serving_module(model, max_batch=max_batch, max_frames=max_frames)
+    if is_audio_model(model):
+        return audio_serving_module(model, max_batch=max_batch, max_audio=max_audio)
     module = tf.Module()
     track_variables(module, model)
     discrete = model.num_bits is not None
@@ -237,6 +249,7 @@ def export_saved_model(
     max_samples: int = MAX_SAMPLES,
     max_batch: int = MAX_BATCH,
     max_frames: int = MAX_FRAMES,
+    max_audio: int = MAX_AUDIO,
 ) -> pathlib.Path:
     """Writes `model` as `base_dir/<name>/<version>/` and returns that path.
 
@@ -253,13 +266,15 @@ def export_saved_model(
     module docstring for the memory one request takes). A video model (`VideoFlow`) gets
     the signatures of `tfflows.export.video_signatures` instead, and `max_frames` caps the
     frames of one request (every video's, the predicted ones included); `max_samples`
-    concerns `sample` only, which a video model does not have.
+    concerns `sample` only, which a video model does not have. An audio model (`WaveNet`,
+    `ParallelWaveNet`) gets the signatures of `tfflows.export.audio_signatures`, and
+    `max_audio` caps the samples of one request.
     """
     name = _check_name(model.name if name is None else name, default=name is None)
     if version is not None:
         version = check_count(version, "version", high=2**63 - 1)
     module = serving_module(
-        model, max_samples=max_samples, max_batch=max_batch, max_frames=max_frames
+        model, max_samples, max_batch=max_batch, max_frames=max_frames, max_audio=max_audio
     )
     model_dir = pathlib.Path(base_dir) / name
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -270,7 +285,7 @@ def export_saved_model(
         raise FileExistsError(f"{target} exists; TF Serving versions are never rewritten")
     names = signature_names(model)
     signatures = {
-        "serving_default": module.log_prob.get_concrete_function(),
+        "serving_default": getattr(module, names[1]).get_concrete_function(),
         **{s: getattr(module, s).get_concrete_function() for s in names[1:]},
     }
     prefix = f".{version}.tmp-{_host()}-{os.getpid()}-"
