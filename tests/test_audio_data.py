@@ -67,3 +67,30 @@ def test_the_shared_fsdd_file():
     assert np.bincount(splits.test_y).tolist() == [30] * 10
     assert np.abs(splits.train_x).max() <= 0.95 + 1e-6
     np.testing.assert_allclose(np.abs(splits.test_x).max(axis=1), 0.95, rtol=1e-5)
+
+
+def test_wav_round_trip_clips_and_refuses_bad_clips(tmp_path):
+    from tfflows.data import load_wav, save_wav
+
+    clip = np.array([0.0, 0.5, -0.25, 1.7, -3.0], np.float32)
+    save_wav(tmp_path / "a.wav", clip, 8000)
+    back, rate = load_wav(tmp_path / "a.wav")
+    assert rate == 8000
+    np.testing.assert_allclose(back, [0.0, 0.5, -0.25, 32767 / 32768, -32767 / 32768], atol=1e-4)
+    with pytest.raises(ValueError, match="one clip"):
+        save_wav(tmp_path / "b.wav", np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        save_wav(tmp_path / "b.wav", np.array([np.nan]))
+
+
+def test_spectrogram_picture_has_a_row_per_kind(tmp_path):
+    from PIL import Image
+
+    from tfflows.plotting import save_spectrograms
+
+    t = np.arange(2048) / 8000
+    tone = np.sin(2 * np.pi * 440 * t)[None]
+    path = save_spectrograms({"real": tone, "model": 0.5 * tone}, tmp_path / "s.png")
+    width, height = Image.open(path).size
+    one = save_spectrograms({"real": tone}, tmp_path / "one.png")
+    assert Image.open(one).size[1] < height and width > 100

@@ -166,3 +166,40 @@ def test_bad_pairs_and_inputs_are_refused():
         ParallelWaveNet(initial_scale=0)
     with pytest.raises(ValueError, match="length must be >= 1"):
         student.sample(1, 0, condition=0)
+
+
+def test_cli_samples_a_student_into_one_wav(tmp_path):
+    from tfflows.cli import main
+    from tfflows.data import load_wav
+
+    student, _ = _pair()
+    student.save(tmp_path / "student.keras")
+    out = tmp_path / "clips.wav"
+    assert (
+        main(
+            [
+                "sample",
+                str(tmp_path / "student.keras"),
+                "--n",
+                "2",
+                "--length",
+                "100",
+                "--temperature",
+                "0.5",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    audio, rate = load_wav(out)
+    gap = student.sample_rate // 4
+    assert rate == student.sample_rate and audio.shape == (2 * (100 + gap),)
+    want = np.clip(student.sample(2, 100, seed=3, condition=[0, 1], temperature=0.5), -1, 1)
+    got = audio.reshape(2, 100 + gap)
+    np.testing.assert_allclose(got[:, :100], want, atol=1 / 16000)
+    assert np.all(got[:, 100:] == 0)
+    png = str(tmp_path / "x.png")
+    assert main(["sample", str(tmp_path / "student.keras"), "--out", png]) == 1  # user error

@@ -163,3 +163,49 @@ def plot_curves(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def save_spectrograms(
+    rows: Mapping[str, np.ndarray],
+    path: str | os.PathLike,
+    sample_rate: int = 8000,
+    titles: list[str] | None = None,
+    frame_length: int = 256,
+) -> pathlib.Path:
+    """Log-power spectrograms (dB) of clips {row label: [N, T]}: a row per label, a column
+    per clip (e.g. real, teacher and student clips of the same digits), on one colour scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = {k: np.atleast_2d(np.asarray(v, np.float64)) for k, v in rows.items()}
+    columns = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(
+        len(rows), columns, figsize=(2.2 * columns, 1.9 * len(rows)), dpi=100, squeeze=False
+    )
+    for r, (label, clips) in enumerate(rows.items()):
+        for c in range(columns):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(clips):
+                ax.specgram(
+                    clips[c],
+                    NFFT=frame_length,
+                    Fs=sample_rate,
+                    noverlap=frame_length * 3 // 4,
+                    cmap="magma",
+                    vmin=-120,
+                    vmax=-20,
+                )
+            if c == 0:
+                ax.set_ylabel(label)
+            if r == 0 and titles:
+                ax.set_title(titles[c], fontsize=9)
+    fig.tight_layout()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

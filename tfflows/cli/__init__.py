@@ -206,7 +206,8 @@ def load_model(source: str | os.PathLike) -> tuple["keras.Model", str]:
     if path.suffix == ".keras" and path.exists():
         import keras
 
-        import tfflows.models  # noqa: F401 - registers the classes for deserialization
+        import tfflows.distill  # noqa: F401 - registers the classes for deserialization
+        import tfflows.models  # noqa: F401
 
         return keras.models.load_model(path), path.stem
     if path.name in ("model.json", "model.weights.h5") and path.exists():
@@ -271,12 +272,38 @@ def _sample(args):
             f"{args.model} is a video model: it predicts frames from context videos; use "
             f"tfflows predict {args.model} --data VIDEOS"
         )
+    model = getattr(model, "student", model)  # a distillation run samples its student
+    if tuple(model.data_shape) == (None,):
+        return _sample_audio(model, args)
+    if args.length is not None or args.condition is not None:
+        raise ValueError("--length and --condition are for audio models")
     x = model.sample(args.n, temperature=args.temperature, seed=args.seed)
     if model.num_bits is None or len(model.data_shape) != 3:
         np.save(args.out, np.asarray(x))
     else:
         columns = int(np.ceil(np.sqrt(args.n)))
         save_image_grid(np.asarray(model.to_uint8(x)), args.out, columns=columns, scale=2)
+    print(args.out)
+    return 0
+
+
+def _sample_audio(model, args):
+    import numpy as np
+
+    from tfflows.data.audio import save_wav
+
+    if not args.out.endswith(".wav"):
+        raise ValueError(f"an audio model writes a .wav file, not {args.out}")
+    length = args.length or model.sample_rate
+    condition = None
+    if model.num_classes is not None:
+        labels = np.arange(args.n) % model.num_classes
+        condition = labels if args.condition is None else np.full(args.n, args.condition)
+    elif args.condition is not None:
+        raise ValueError(f"{args.model} is unconditional: drop --condition")
+    clips = np.asarray(model.sample(args.n, length, args.seed, condition, args.temperature))
+    gap = np.zeros((len(clips), model.sample_rate // 4))
+    save_wav(args.out, np.concatenate([clips, gap], axis=1).reshape(-1), model.sample_rate)
     print(args.out)
     return 0
 
@@ -293,7 +320,9 @@ def _eval(args):
     # Images flattened for vector models (and back); a video model's any frame count.
     x = fit_shape(x, model.data_shape, args.split)
     c = None if model.condition_shape is None else y[: len(x)]
-    result = evaluate_model(model, x, c, batch_size=args.batch_size)
+    # Audio models cap their evaluation batch (500 long clips do not fit in memory).
+    batch = min(args.batch_size, getattr(model, "max_eval_batch", args.batch_size))
+    result = evaluate_model(model, x, c, batch_size=batch)
     print(json.dumps({"model": args.model, "data": args.data, "split": args.split, **result}))
     return 0
 
@@ -345,7 +374,16 @@ def _add_zoo_commands(sub):
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="samples.png", help="PNG grid (images) or .npy (vectors)")
+    p.add_argument(
+        "--out",
+        default="samples.png",
+        help="PNG grid (images), .npy (vectors) or .wav (audio models: the clips one after "
+        "another, 0.25 s apart)",
+    )
+    p.add_argument("--length", type=_positive, help="audio models: samples per clip (1 s)")
+    p.add_argument(
+        "--condition", type=int, help="audio models with labels: the label (default: 0, 1, ...)"
+    )
     p.set_defaults(func=_sample)
     p = sub.add_parser(
         "eval",

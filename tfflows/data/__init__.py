@@ -5,7 +5,8 @@
 - `quantization`, `validation`: dequantization, n-bit reduction, input checks.
 - `video`: synthetic videos [N, T, H, W, C]: VideoFlow's stochastic shapes
   (`stochastic_shapes`), Moving MNIST (`moving_mnist`), and `video_source` specs -> `Splits`.
-- `audio`: the Free Spoken Digit Dataset as fixed-length float32 clips (`fsdd`).
+- `audio`: the Free Spoken Digit Dataset as fixed-length float32 clips (`fsdd`), WAV files
+  (`save_wav`, `load_wav`).
 - `toy_data`: 2-D toy data sets (two moons, rings); `energies`: the 2-D targets U1..U4 of
   variational inference (Rezende & Mohamed 2015) and their log Z.
 
@@ -13,7 +14,7 @@ Loaders yield data as data sets store it (uint8 images, optional integer labels)
 `FlowModel` dequantizes inside, with seeded noise, so every loader feeds every model.
 """
 
-from tfflows.data.audio import fsdd
+from tfflows.data.audio import fsdd, load_wav, save_wav
 from tfflows.data.pipelines import from_image_folder, from_numpy, from_tfds
 from tfflows.data.quantization import dequantize, reduce_bits, to_uint8
 from tfflows.data.sources import Splits, load_npz, load_source, split_every
@@ -27,6 +28,8 @@ __all__ = [
     "dequantize",
     "from_image_folder",
     "fsdd",
+    "load_wav",
+    "save_wav",
     "from_numpy",
     "from_tfds",
     "load_npz",

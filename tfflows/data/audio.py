@@ -89,3 +89,33 @@ def fsdd_source(spec: str) -> Splits:
     if not os.path.isfile(fields["path"]):
         raise ValueError(f"{spec!r}: no file {fields['path']}")
     return fsdd(fields["path"], length=length, test_takes=takes, peak=peak)
+
+
+def save_wav(path: str | os.PathLike, clip, sample_rate: int = 8000) -> str | os.PathLike:
+    """Writes a clip (float samples, [T]) as 16-bit mono PCM WAV; samples beyond [-1, 1] are
+    clipped (a model's samples are not bounded)."""
+    import wave
+
+    clip = np.asarray(clip, np.float64)
+    if clip.ndim != 1 or not clip.size:
+        raise ValueError(f"save_wav takes one clip [T], got shape {clip.shape}")
+    if not np.all(np.isfinite(clip)):
+        raise ValueError("save_wav: the clip holds NaN or inf")
+    pcm = np.round(np.clip(clip, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(int(sample_rate))
+        out.writeframes(pcm.tobytes())
+    return path
+
+
+def load_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """(float32 samples in [-1, 1], sample rate) of a 16-bit mono PCM WAV file."""
+    import wave
+
+    with wave.open(str(path), "rb") as source:
+        if source.getsampwidth() != 2 or source.getnchannels() != 1:
+            raise ValueError(f"{path}: load_wav reads 16-bit mono PCM only")
+        rate, frames = source.getframerate(), source.readframes(source.getnframes())
+    return np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0, rate

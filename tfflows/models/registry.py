@@ -60,6 +60,8 @@ def build_model(spec, input_shape=None, **overrides):
             return build_model(name, input_shape, **{**kwargs, **overrides})
         if overrides:
             spec = {**spec, "config": {**spec["config"], **overrides}}
+        import tfflows.distill  # noqa: F401 - registers DensityDistillation (it imports models)
+
         return keras.saving.deserialize_keras_object(spec)
     if not isinstance(spec, str):
         raise ValueError(f"cannot build a model from {type(spec).__name__}")
