@@ -78,6 +78,7 @@ class ParallelWaveNet(AudioModel, keras.Model):
             )
             flow.build((None, None))
             self.flows.append(flow)
+        self._compiled = {}
         self.built = True
 
     @property
@@ -105,6 +106,16 @@ class ParallelWaveNet(AudioModel, keras.Model):
             log_scale_total = log_scale_total - a
         return h, mu_total, log_scale_total
 
+    def _transform(self, z, c):
+        """`transform`, compiled with XLA once per condition kind when called eagerly (an
+        eager pass dispatches every op from Python and is several times slower)."""
+        if not tf.executing_eagerly():
+            return self.transform(z, c)
+        key = c is not None
+        if key not in self._compiled:
+            self._compiled[key] = tf.function(self.transform, jit_compile=True)
+        return self._compiled[key](z, c)
+
     def sample_and_params(
         self, n=None, length=None, seed=None, condition=None, noise=None, temperature=1.0
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -115,7 +126,7 @@ class ParallelWaveNet(AudioModel, keras.Model):
             noise = self.draw_noise(n, length, seed)
         noise, c, rows, valid = self._audio(noise, condition, "noise", audio=False)
         temperature = arguments.temperature(temperature)
-        x, mu, log_scale = self.transform(noise * tf.cast(temperature, noise.dtype), c)
+        x, mu, log_scale = self._transform(noise * tf.cast(temperature, noise.dtype), c)
         return tuple(arguments.masked(v, rows, valid) for v in (x, mu, log_scale))
 
     def sample(

@@ -72,7 +72,7 @@ class WaveNet(AudioModel, KerasTraining, keras.Model):
         self.step.build((None, None))
         self.nll_tracker = keras.metrics.Mean(name="nll")
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
-        self._compiled_sampler = {}
+        self._compiled = {}
         self.built = True
 
     @classmethod
@@ -186,11 +186,11 @@ class WaveNet(AudioModel, KerasTraining, keras.Model):
         if not compiled or not tf.executing_eagerly():
             return sample_cached(self.net, noise, c)
         key = c is not None
-        if key not in self._compiled_sampler:
-            self._compiled_sampler[key] = tf.function(
+        if key not in self._compiled:
+            self._compiled[key] = tf.function(
                 lambda e, cond: sample_cached(self.net, e, cond), jit_compile=True
             )
-        return self._compiled_sampler[key](noise, c)
+        return self._compiled[key](noise, c)
 
     # ----------------------------------------------------------------- training hooks
     def first_nonfinite(self, x, condition=None, seed=None) -> str | None:

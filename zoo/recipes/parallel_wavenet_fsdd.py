@@ -35,7 +35,7 @@ STUDENT = dict(
 
 
 def load_teacher(source: str):
-    """A WaveNet from a run folder (best weights first), a .keras file or a zoo name."""
+    """A model from a run folder (its best weights first), a .keras file or a zoo name."""
     from tfflows.cli import _zoo_or_run
 
     path = pathlib.Path(source)
