@@ -80,3 +80,57 @@ def test_same_shape_needs_the_contexts_size_and_colour():
     frames[2, 4:8, 4:8] = (200, 0, 0)  # four times the size
     frames[3, 5:7, 5:7] = (0, 200, 0)  # another colour
     assert directions.same_shape(frames, context, 64).tolist() == [True, False, False, False]
+
+
+def test_audio_report_numbers_and_files(tmp_path):
+    """On a pair whose student is its teacher's mirror: an untrained WaveNet is N(0, 1) per
+    sample and an untrained student of initial_scale 1 draws N(0, 1) noise, so the KL is 0
+    and the teacher scores the student's samples as its own."""
+    import json
+
+    import keras
+
+    from tests.test_audio_data import archive
+    from tfflows.data import load_wav
+    from tfflows.models import ParallelWaveNet, WaveNet
+
+    path, _ = archive(
+        tmp_path,
+        [300 + 7 * i for i in range(20)],
+        [i % 10 for i in range(20)],
+        [i // 2 for i in range(20)],
+    )
+    keras.utils.set_random_seed(0)
+    small = dict(residual_channels=4, gate_channels=4, skip_channels=4, num_classes=10)
+    WaveNet(layers_per_cycle=2, cycles=1, **small).save(tmp_path / "t.keras")
+    ParallelWaveNet(num_flows=2, layers_per_flow=2, initial_scale=1.0, **small).save(
+        tmp_path / "s.keras"
+    )
+    report = recipe("audio_report").main(
+        [
+            "--teacher",
+            str(tmp_path / "t.keras"),
+            "--student",
+            str(tmp_path / "s.keras"),
+            "--data",
+            str(path),
+            "--out",
+            str(tmp_path / "r"),
+            "--length",
+            "512",
+            "--per-digit",
+            "3",
+        ]
+    )
+    assert abs(report["kl_student_to_teacher_nats_per_sample"]["mean"]) < 1e-5
+    own, student = report["nll_of_own_samples"], report["nll_of_student_samples"]
+    assert abs(own["mean"] - 0.5 * np.log(2 * np.pi * np.e)) < 0.1  # N(0, 1) entropy
+    assert abs(own["mean"] - student["mean"]) < 4 * (own["standard_error"] + 1e-3)
+    distances = report["spectral_distance_db"]
+    # The test split (takes 0-4) holds digits 0, 1, 2, 5, 6, 7; digit 2 and 7 have one clip
+    # each, with no other clip of their digit to compare with.
+    assert distances["real_test_clips"]["n"] == 8 and distances["student_samples"]["n"] == 18
+    assert json.loads((tmp_path / "r" / "report.json").read_text()) == report
+    clip, rate = load_wav(tmp_path / "r" / "student_5.wav")
+    assert rate == 8000 and clip.shape == (512,)
+    assert (tmp_path / "r" / "spectrograms.png").stat().st_size > 10_000

@@ -190,15 +190,17 @@ def save_spectrograms(
             ax.set_xticks([])
             ax.set_yticks([])
             if c < len(clips):
-                ax.specgram(
-                    clips[c],
-                    NFFT=frame_length,
-                    Fs=sample_rate,
-                    noverlap=frame_length * 3 // 4,
-                    cmap="magma",
-                    vmin=-120,
-                    vmax=-20,
-                )
+                # Digital silence (zero padding) has no dB value: it is drawn white.
+                with np.errstate(divide="ignore"):
+                    ax.specgram(
+                        clips[c],
+                        NFFT=frame_length,
+                        Fs=sample_rate,
+                        noverlap=frame_length * 3 // 4,
+                        cmap="magma",
+                        vmin=-120,
+                        vmax=-20,
+                    )
             if c == 0:
                 ax.set_ylabel(label)
             if r == 0 and titles:

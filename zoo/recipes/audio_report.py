@@ -4,16 +4,16 @@ writes what people would rather hear and see than read.
     python zoo/recipes/audio_report.py --teacher T --student S --data fsdd.npz --out DIR
 
 T and S are run folders, .keras files or zoo names (S may be a distillation run: its
-student is used). Writes DIR/report.json and, for the digits 0-4, DIR/real_<d>.wav,
+student is used). Writes DIR/report.json and, for the first five digits, DIR/real_<d>.wav,
 teacher_<d>.wav, student_<d>.wav and DIR/spectrograms.png (rows: real, teacher, student).
 
 Numbers (all on the test split, takes 0-4: 300 clips of 4,096 samples, peak-normalised):
 - teacher_nll: the teacher's NLL in nats per sample over whole clips, and over speech only
   (each clip's samples before its zero padding);
-- nll_of_own_samples / nll_of_student_samples: the teacher's NLL (nats per sample) of 100
-  of its own samples and of 100 student samples (10 per digit, `--length` samples,
-  temperature 1);
-- kl: the student's KL to the teacher, mean over t of the closed form, on 100 draws;
+- nll_of_own_samples / nll_of_student_samples: the teacher's NLL (nats per sample) of
+  its own samples and of as many student samples (`--per-digit` for each digit of the test
+  split, `--length` samples, temperature 1);
+- kl: the student's KL to the teacher, mean over t of the closed form, on those draws;
 - spectral_distance_db: RMS over frequency of the dB difference between a clip's
   time-averaged spectrum and the mean spectrum of the real test clips of its digit, for
   teacher samples, student samples and, as the floor, real test clips (each against the
@@ -73,6 +73,8 @@ def spectral_distances(clips, labels, reference, reference_labels, leave_one_out
         same = reference_labels == digit
         if leave_one_out:
             same &= np.arange(len(reference)) != i
+        if not same.any():
+            continue  # no other clip of this digit to compare with
         mean = ref[same].mean(axis=0)
         db = 20 * (np.log10(spectrum + 1e-5) - np.log10(mean + 1e-5))
         out.append(np.sqrt(np.mean(db**2)))
@@ -105,8 +107,9 @@ def main(argv=None):
     x, y = splits.test_x, splits.test_y.astype(np.int64)
     terms = teacher_nll_terms(teacher, x, y)
     mask = speech_mask(x)
-    labels = np.repeat(np.arange(10), args.per_digit)
-    onehot = tf.one_hot(labels, 10)
+    # Every digit of the test split (all ten in FSDD), `per_digit` samples each.
+    labels = np.repeat(np.unique(y), args.per_digit)
+    onehot = tf.one_hot(labels, teacher.num_classes)
     teacher_samples = teacher.sample(len(labels), args.length, seed=args.seed, condition=labels)
     noise = student.draw_noise(len(labels), args.length, seed=args.seed + 1)
     student_samples, mu_q, log_scale_q = student.transform(noise, onehot)
@@ -139,7 +142,8 @@ def main(argv=None):
     }
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     rows = {"real": [], "teacher": [], "student": []}
-    for digit in range(DIGITS_SHOWN):
+    shown = np.unique(y)[:DIGITS_SHOWN]
+    for digit in shown:
         first = int(np.argmax(labels == digit))
         clips = {
             "real": x[int(np.argmax(y == digit))],
@@ -153,7 +157,7 @@ def main(argv=None):
         rows,
         out / "spectrograms.png",
         teacher.sample_rate,
-        titles=[f"digit {d}" for d in range(DIGITS_SHOWN)],
+        titles=[f"digit {d}" for d in shown],
     )
     print(json.dumps(report, indent=1))
     return report
