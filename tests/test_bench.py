@@ -97,3 +97,32 @@ def test_flop_counts_match_the_models_graphs(name):
     ]
     assert (counts[1] - counts[0]) / 3 == workload.flops("log_prob")
     assert workload.flops("train") == 3 * workload.batch * workload.flops("log_prob")
+
+
+def test_audio_bench_samplers_draw_the_same_clips_and_count_flops():
+    """The first-WaveNet sampler (receptive field recomputed per step) continues a clip as the
+    cached one does, so the speed ratio compares the same computation; FLOPs are counted per
+    layer as 2 x (taps x R x 2G + G x (R + S)), the front and the head."""
+    import keras
+    import tensorflow as tf
+
+    from bench.audio_sampling import naive_sampler, wavenet_flops_per_sample
+    from tfflows.models import WaveNet
+    from tfflows.nets import sample_cached
+
+    keras.utils.set_random_seed(0)
+    model = WaveNet(
+        residual_channels=4, gate_channels=3, skip_channels=5, layers_per_cycle=3, num_classes=2
+    )
+    rng = np.random.default_rng(0)
+    for v in model.trainable_variables:
+        v.assign(v.numpy() + 0.3 * rng.standard_normal(v.shape).astype(np.float32))
+    field = model.receptive_field
+    noise = tf.constant(rng.standard_normal((2, field + 30)).astype(np.float32))
+    c = tf.one_hot([0, 1], 2)
+    clip = sample_cached(model.net, noise, c).numpy()
+    continued = naive_sampler(model.net, noise[:, field:], c, history=clip[:, :field])
+    np.testing.assert_allclose(continued, clip[:, field:], atol=2e-5)
+    layers = 3 * 2  # 3 per cycle, 2 cycles
+    per_layer = 2 * 4 * 6 + 3 * 9 + 6 * 2
+    assert wavenet_flops_per_sample(model.net) == 2 * (2 * 4 + layers * per_layer + 25 + 10)
