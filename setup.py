@@ -25,7 +25,14 @@ setup(
     packages=[*find_packages(include=["tfflows", "tfflows.*"]), "tfflows.zoo_presets"],
     package_dir={"tfflows.zoo_presets": "zoo"},
     package_data={
-        "tfflows.zoo_presets": ["*/preset.json", "*/*.weights.h5", "*/*.md", "*/*.png", "*/*.gif"]
+        "tfflows.zoo_presets": [
+            "*/preset.json",
+            "*/*.weights.h5",
+            "*/*.md",
+            "*/*.png",
+            "*/*.gif",
+            "*/*.wav",
+        ]
     },
     install_requires=_requirements(),
     extras_require={

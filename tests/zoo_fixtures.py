@@ -78,10 +78,94 @@ def video_zoo(tiny_video_zoo, monkeypatch):
     return tiny_video_zoo
 
 
+# Audio presets made the way the real ones are: a 2-step `tfflows train wavenet` run on a
+# synthetic FSDD archive, and a 2-step distillation run of a student from it, published
+# into a zoo folder of their own.
+TINY_TEACHER, TINY_STUDENT = "wavenet_tiny", "parallel_wavenet_tiny"
+TINY_WAVENET = [
+    *("--set", "residual_channels=4", "--set", "gate_channels=4", "--set", "skip_channels=4"),
+    *("--set", "layers_per_cycle=3", "--set", "cycles=1", "--set", "num_classes=10"),
+]
+
+
+def _make_audio_zoo(folder):
+    import keras
+
+    import tfflows
+    from tests.test_audio_data import archive
+    from tfflows.zoo import publish
+
+    path, _ = archive(
+        folder,
+        [300 + 7 * i for i in range(40)],
+        [i % 10 for i in range(40)],
+        [i // 4 for i in range(40)],
+        scale=300,
+    )
+    data = f"fsdd:path={path},length=512"
+    teacher_run, student_run, zoo_dir = folder / "teacher", folder / "student", folder / "zoo"
+    zoo_dir.mkdir()
+    train = [
+        *(sys.executable, "-m", "tfflows.cli", "train", "wavenet", "--data", data),
+        *("--out", str(teacher_run), "--steps", "2", "--batch-size", "4", "--xla", "off"),
+        *("--no-progress", *TINY_WAVENET),
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run(train, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    teacher = tfflows.models.build_model(teacher_run / "model.json")
+    teacher.load_weights(teacher_run / "model.weights.h5")
+    keras.utils.set_random_seed(0)
+    student = tfflows.models.ParallelWaveNet(
+        num_flows=2,
+        layers_per_flow=2,
+        residual_channels=4,
+        gate_channels=4,
+        skip_channels=4,
+        num_classes=10,
+    )
+    tfflows.train(
+        tfflows.distill.DensityDistillation(student, teacher),
+        tfflows.data.load_source(data),
+        out_dir=str(student_run),
+        steps=2,
+        batch_size=4,
+        xla=False,
+        progress=False,
+    )
+    for name, run in ((TINY_TEACHER, teacher_run), (TINY_STUDENT, student_run)):
+        publish.main(
+            [
+                *(str(run), "--name", name, "--description", f"a tiny {name}"),
+                *("--data", data, "--license", "Apache-2.0"),
+                *("--train", "see tests/zoo_fixtures.py", "--eval", f"tfflows eval {name}"),
+                *("--zoo-dir", str(zoo_dir)),
+            ]
+        )
+    return types.SimpleNamespace(zoo=zoo_dir, teacher=teacher, student=student, data=data)
+
+
+@pytest.fixture(scope="session")
+def tiny_audio_zoo(tmp_path_factory):
+    """The tiny audio presets' zoo folder and the models published into it, made once."""
+    if "audio" not in _MADE:
+        _MADE["audio"] = _make_audio_zoo(tmp_path_factory.mktemp("audio_zoo"))
+    return _MADE["audio"]
+
+
+@pytest.fixture
+def audio_zoo(tiny_audio_zoo, monkeypatch):
+    """$TFFLOWS_ZOO names the tiny audio presets' zoo folder."""
+    monkeypatch.setenv("TFFLOWS_ZOO", str(tiny_audio_zoo.zoo))
+    return tiny_audio_zoo
+
+
 @pytest.fixture
 def preset_name(request):
     """A preset name for tests parametrized (indirectly) over the zoo: the shipped presets,
-    and TINY_VIDEO, which this fixture makes the loader find."""
+    and TINY_VIDEO, TINY_TEACHER and TINY_STUDENT, which this fixture makes the loader find."""
     if request.param == TINY_VIDEO:
         request.getfixturevalue("video_zoo")
+    if request.param in (TINY_TEACHER, TINY_STUDENT):
+        request.getfixturevalue("audio_zoo")
     return request.param

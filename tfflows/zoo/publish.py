@@ -14,6 +14,10 @@ the run's measured metrics and the check entry, and writes a sample grid for ima
 (and, with `--curve`, the run's test bits/dim from its TensorBoard logs as `curve.png`).
 The model card (`ZOO/<name>/README.md`) is written by hand from these numbers.
 
+For an audio model (WaveNet, ParallelWaveNet) it writes `samples.wav` and their spectrograms
+`samples.png` instead (a clip per label); a distillation run (`DensityDistillation`) is
+published as its student, with the student's weights alone.
+
 For a video model (VideoFlow) it writes `predictions.gif` instead of a sample grid: for 4
 held-out videos, a row each: the true video, then 5 futures sampled from its context frames
 at `--predict-temperature` (default 0.7), seed 0; and `predictions.png`, the same videos as
@@ -46,12 +50,21 @@ import shutil
 import numpy as np
 
 from tfflows.models import FlowModel
-from tfflows.models.registry import build_model
+from tfflows.models.registry import build_model, model_config
 from tfflows.zoo import predictions
-from tfflows.zoo.registry import check_batch, encode_batch, get, is_video
+from tfflows.zoo.registry import (
+    check_batch,
+    check_values,
+    encode_batch,
+    get,
+    is_audio,
+    is_video,
+)
 from tfflows.zoo.weights import sha256_file
 
-CHECK_KINDS = ("samples", "two_moons", "normal", "stochastic_shapes")
+CHECK_KINDS = ("samples", "two_moons", "normal", "stochastic_shapes", "student_samples")
+# Samples per clip of an audio check batch (32 ms at 8 kHz).
+CHECK_AUDIO_LENGTH = 256
 CHECK_N, CHECK_SEED, CHECK_TEMPERATURE = 4, 0, 0.5
 # Frames a video check batch predicts after the context (stochastic shapes: 1 + 2 = the
 # 3 frames of VideoFlow's experiment).
@@ -80,6 +93,8 @@ def default_check_kind(model: FlowModel) -> str:
     video models, else "normal"."""
     if is_video(model):
         return "stochastic_shapes"
+    if is_audio(model):
+        return "samples" if hasattr(model, "gaussians") else "student_samples"
     return "samples" if model.num_bits is not None and len(model.data_shape) == 3 else "normal"
 
 
@@ -99,6 +114,8 @@ def compute_check(
     if kind not in CHECK_KINDS:
         raise ValueError(f"check kind {kind!r} is not one of {', '.join(CHECK_KINDS)}")
     entry = {"kind": kind, "n": n, "seed": seed}
+    if is_audio(model):
+        return _audio_check(model, entry, temperature)
     if kind == "stochastic_shapes":
         num_frames = num_frames or model.context_frames + CHECK_PREDICTED_FRAMES
         entry["num_frames"] = num_frames
@@ -118,6 +135,28 @@ def compute_check(
     if not np.all(np.isfinite(log_prob)):
         raise ValueError(f"the {kind} check batch has a non-finite log_prob {log_prob}")
     entry["log_prob"] = [float(v) for v in log_prob]
+    return entry
+
+
+def _audio_check(model, entry, temperature):
+    """An audio model's check entry (see `tfflows.zoo.registry`): labels 0, 1, ... for a
+    model with `num_classes`; a WaveNet's own samples at `temperature`, clipped to [-1, 1],
+    stored; a student's regenerated from the seed."""
+    n, seed = entry["n"], entry["seed"]
+    labels = None if model.num_classes is None else [i % model.num_classes for i in range(n)]
+    entry["labels"] = labels
+    if entry["kind"] == "student_samples":
+        entry["length"] = CHECK_AUDIO_LENGTH
+    elif entry["kind"] == "samples":
+        # Clipped: audio is scored in [-1, 1], and a model's samples are not bounded.
+        clips = np.clip(model.sample(n, CHECK_AUDIO_LENGTH, seed, labels, temperature), -1, 1)
+        entry.update(temperature=temperature, **encode_batch(clips.astype(np.float32)))
+    else:
+        raise ValueError('an audio model\'s check kind is "samples" or "student_samples"')
+    values = check_values(model, entry)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"the audio check batch has a non-finite log_prob {values}")
+    entry["log_prob"] = [float(v) for v in values]
     return entry
 
 
@@ -185,13 +224,19 @@ def publish(
         config = {**config, "config": {**config["config"], **overrides}}
     model = build_model(config)
     model.load_weights(run / "model.weights.h5")
+    student = getattr(model, "student", None)  # a distillation run publishes its student
+    if student is not None:
+        model, config = student, model_config(student)
     # What can fail on the user's arguments comes before anything is written.
     check = compute_check(model, check_kind, temperature=check_temperature)
     if is_video(model):
         videos, predict_frames = prediction_videos(model, predict_data, predict_frames)
     target = zoo_dir / name
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(run / "model.weights.h5", target / "model.weights.h5")
+    if student is not None:
+        model.save_weights(target / "model.weights.h5")
+    else:
+        shutil.copyfile(run / "model.weights.h5", target / "model.weights.h5")
     summary = (
         json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     )
@@ -221,6 +266,8 @@ def publish(
             num_frames=predict_frames,
             temperature=predict_temperature,
         )
+    elif is_audio(model):
+        save_audio_samples(model, target)
     elif model.num_bits is not None and len(model.data_shape) == 3:
         from tfflows.plotting import save_image_grid
 
@@ -231,6 +278,21 @@ def publish(
 
         plot_curves({name: run}, target / "curve.png", steps_per_epoch=steps_per_epoch)
     return target
+
+
+def save_audio_samples(model, target: pathlib.Path, seconds: float = 1.0) -> None:
+    """`samples.wav` (a clip per label, or 4 clips, of `seconds` each, 0.25 s apart; seed 0,
+    temperature 1) and their spectrograms, `samples.png`."""
+    from tfflows.data.audio import save_wav
+    from tfflows.plotting import save_spectrograms
+
+    n = model.num_classes or 4
+    labels = None if model.num_classes is None else np.arange(n)
+    clips = np.asarray(model.sample(n, int(seconds * model.sample_rate), 0, labels))
+    gap = np.zeros((n, model.sample_rate // 4))
+    save_wav(target / "samples.wav", np.concatenate([clips, gap], 1).reshape(-1), model.sample_rate)
+    titles = [str(i) for i in range(n)]
+    save_spectrograms({"samples": clips}, target / "samples.png", model.sample_rate, titles)
 
 
 def prediction_videos(

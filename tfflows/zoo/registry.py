@@ -29,6 +29,13 @@ those values changed by 3e-5 relative with the machine's load). `check_inputs` r
       the preset's measured numbers were taken on those pictures.
   {"kind": "pixels", ...}: uniform random uint8 pixels; read for old presets, no longer
       written (far outside the data).
+Audio presets: a WaveNet's check is "samples" (its own clips, float32 [n, length]) with
+"labels" (one per clip) for a model with `num_classes`; a Parallel WaveNet student's is
+  {"kind": "student_samples", "n", "length", "seed", "labels", "log_prob"}: the log-density
+      of the student's own samples from that seed, `sample_and_log_prob(n, length, seed,
+      labels)`, regenerated (scoring other clips is sequential for a student, and its noise
+      is drawn with Philox, the same on every machine). `check_values` computes any kind's
+      values.
 """
 
 import base64
@@ -90,6 +97,27 @@ def get(name):
 
 GENERATED_KINDS = ("two_moons", "normal", "pixels", "stochastic_shapes")
 STORED_DTYPES = ("uint8", "float32")
+
+
+def is_audio(model) -> bool:
+    """Whether `model` takes audio clips [N, T] (its example shape (None,))."""
+    return tuple(model.data_shape) == (None,)
+
+
+def check_condition(check) -> np.ndarray | None:
+    """The labels a check entry scores its batch with (None for unconditional models)."""
+    labels = check.get("labels")
+    return None if labels is None else np.asarray(labels, np.int32)
+
+
+def check_values(model, check) -> np.ndarray:
+    """What a check entry's "log_prob" holds, recomputed from `model`."""
+    if check["kind"] == "student_samples":
+        _, log_prob = model.sample_and_log_prob(
+            check["n"], check["length"], check["seed"], check_condition(check)
+        )
+        return np.asarray(log_prob)
+    return np.asarray(model.log_prob(check_inputs(model, check), check_condition(check)))
 
 
 def is_video(model) -> bool:
@@ -161,7 +189,10 @@ def check_inputs(model, check):
         frames = check.get("num_frames")
         return check_batch(model, check["kind"], check["n"], check["seed"], frames)
     dtype, shape = check["dtype"], tuple(check["shape"])
-    if dtype not in STORED_DTYPES or shape[1:] != tuple(model.data_shape):
+    fits = len(shape) == len(model.data_shape) + 1 and all(
+        want is None or have == want for have, want in zip(shape[1:], model.data_shape, strict=True)
+    )
+    if dtype not in STORED_DTYPES or not fits:
         raise ValueError(
             f"the stored check batch is {dtype} {list(shape)}; the model takes "
             f"{' or '.join(STORED_DTYPES)} [n, {', '.join(map(str, model.data_shape))}]"
