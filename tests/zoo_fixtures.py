@@ -36,7 +36,7 @@ TINY_VIDEOFLOW = [
     *("--set", "levels=2", "--set", "steps_per_level=1"),
     *("--set", "hidden_channels=4", "--set", "prior_channels=4"),
 ]
-_MADE = {}  # one tiny video zoo per session, whichever test module asks first
+_MADE = {}  # one tiny zoo of each kind per session, whichever test module asks first
 
 
 def _make_video_zoo(folder):
@@ -63,19 +63,27 @@ def _make_video_zoo(folder):
     return types.SimpleNamespace(run=run, zoo=zoo_dir, preset=zoo_dir / TINY_VIDEO)
 
 
+def _made_once(key, maker, tmp_path_factory):
+    if key not in _MADE:
+        _MADE[key] = maker(tmp_path_factory.mktemp(key))
+    return _MADE[key]
+
+
+def _pointed_at(made, monkeypatch):
+    monkeypatch.setenv("TFFLOWS_ZOO", str(made.zoo))
+    return made
+
+
 @pytest.fixture(scope="session")
 def tiny_video_zoo(tmp_path_factory):
     """The tiny video preset's run and zoo folders (run, zoo, preset), made once."""
-    if "zoo" not in _MADE:
-        _MADE["zoo"] = _make_video_zoo(tmp_path_factory.mktemp("video_zoo"))
-    return _MADE["zoo"]
+    return _made_once("video_zoo", _make_video_zoo, tmp_path_factory)
 
 
 @pytest.fixture
 def video_zoo(tiny_video_zoo, monkeypatch):
     """$TFFLOWS_ZOO names the tiny video preset's zoo folder: the loader finds it."""
-    monkeypatch.setenv("TFFLOWS_ZOO", str(tiny_video_zoo.zoo))
-    return tiny_video_zoo
+    return _pointed_at(tiny_video_zoo, monkeypatch)
 
 
 # Audio presets made the way the real ones are: a 2-step `tfflows train wavenet` run on a
@@ -148,16 +156,13 @@ def _make_audio_zoo(folder):
 @pytest.fixture(scope="session")
 def tiny_audio_zoo(tmp_path_factory):
     """The tiny audio presets' zoo folder and the models published into it, made once."""
-    if "audio" not in _MADE:
-        _MADE["audio"] = _make_audio_zoo(tmp_path_factory.mktemp("audio_zoo"))
-    return _MADE["audio"]
+    return _made_once("audio_zoo", _make_audio_zoo, tmp_path_factory)
 
 
 @pytest.fixture
 def audio_zoo(tiny_audio_zoo, monkeypatch):
     """$TFFLOWS_ZOO names the tiny audio presets' zoo folder."""
-    monkeypatch.setenv("TFFLOWS_ZOO", str(tiny_audio_zoo.zoo))
-    return tiny_audio_zoo
+    return _pointed_at(tiny_audio_zoo, monkeypatch)
 
 
 @pytest.fixture
