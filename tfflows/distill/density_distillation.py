@@ -142,7 +142,7 @@ class DensityDistillation(KerasTraining, keras.Model):
             noise = noise[offset : offset + tf.shape(noise)[0]]
         return noise
 
-    def terms(self, x, condition=None, seed=None, offset=0, global_batch=None) -> dict:
+    def loss_terms(self, x, condition=None, seed=None, offset=0, global_batch=None) -> dict:
         """{"kl", "penalty", "power", "loss"}: [N] each, for real clips x [N, T] (and their
         labels): the student samples len(x) clips of length T with the same labels."""
         x, c, n, valid = self.student._audio(x, condition)
@@ -160,7 +160,7 @@ class DensityDistillation(KerasTraining, keras.Model):
 
     def nll(self, x, condition=None, seed=None, offset=0, global_batch=None) -> tf.Tensor:
         """[N]: the distillation loss per clip (see the class doc; not a likelihood)."""
-        return self.terms(x, condition, seed, offset, global_batch)["loss"]
+        return self.loss_terms(x, condition, seed, offset, global_batch)["loss"]
 
     def bits_from_nll(self, nll):
         return nll / math.log(2.0)
@@ -168,10 +168,10 @@ class DensityDistillation(KerasTraining, keras.Model):
     def kl(self, x, condition=None, seed=None) -> tf.Tensor:
         """[N]: mean over t of KL(q_t || p_t) in nats per sample, on the student's samples of
         the length of x (x only sets the length and the labels' count)."""
-        return self.terms(x, condition, seed)["kl"]
+        return self.loss_terms(x, condition, seed)["kl"]
 
     def first_nonfinite(self, x, condition=None, seed=None) -> str | None:
-        terms = self.terms(x, condition, seed)
+        terms = self.loss_terms(x, condition, seed)
         for name in ("kl", "penalty", "power"):
             if not bool(tf.reduce_all(tf.math.is_finite(terms[name]))):
                 return f"the distillation's {name} term is non-finite"
@@ -185,7 +185,7 @@ class DensityDistillation(KerasTraining, keras.Model):
     def train_step(self, data):
         x, c = self._unpack(data)
         with tf.GradientTape() as tape:
-            terms = self.terms(x, c, seed=self._step_seed())
+            terms = self.loss_terms(x, c, seed=self._step_seed())
             scaled = (
                 tf.reduce_mean(terms["loss"]) / tf.distribute.get_strategy().num_replicas_in_sync
             )
@@ -195,7 +195,7 @@ class DensityDistillation(KerasTraining, keras.Model):
 
     def test_step(self, data):
         x, c = self._unpack(data)
-        return self._logs(self.terms(x, c, seed=tf.constant([0, 0])))
+        return self._logs(self.loss_terms(x, c, seed=tf.constant([0, 0])))
 
     def _logs(self, terms):
         for name, tracker in self.term_trackers.items():

@@ -15,7 +15,11 @@ def _scorer(model):
 
         @tf.function(jit_compile=True, autograph=False)
         def score(xb, cb, seed):
-            return model.nll(xb, cb, seed=seed)
+            terms = getattr(model, "loss_terms", None)
+            if terms is None:
+                return {"nll": model.nll(xb, cb, seed=seed)}
+            out = dict(terms(xb, cb, seed=seed))
+            return {"nll": out.pop("loss"), **out}
 
         _SCORERS[model] = score
     return _SCORERS[model]
@@ -24,16 +28,23 @@ def _scorer(model):
 def evaluate_model(model, x, y=None, batch_size: int = 500) -> dict:
     """Mean bits/dim and NLL (the data's, in nats per example: see `FlowModel.nll`) of
     `model` on `x`; batch i is dequantized with seed (0, i), so the number is reproducible.
+
+    A model whose loss has parts (`loss_terms(x, condition, seed)`: a dict of [N] values,
+    its "loss" being `nll`; the distillation's KL, penalty and power) gets each part's mean
+    under its own key as well.
     """
     score = _scorer(model)
-    nlls = []
+    parts = {}
     for i, start in enumerate(range(0, len(x), batch_size)):
         cb = None if y is None else tf.convert_to_tensor(y[start : start + batch_size])
         xb = tf.convert_to_tensor(x[start : start + batch_size])
-        nlls.append(score(xb, cb, tf.constant([0, i], tf.int64)).numpy())
-    nll = np.concatenate(nlls)
+        for key, value in score(xb, cb, tf.constant([0, i], tf.int64)).items():
+            parts.setdefault(key, []).append(value.numpy())
+    parts = {k: np.concatenate(v) for k, v in parts.items()}
+    nll = parts.pop("nll")
     return {
         "examples": int(len(nll)),
         "nll": float(nll.mean()),
         "bits_per_dim": float(np.mean(model.bits_from_nll(nll))),
+        **{k: float(v.mean()) for k, v in parts.items()},
     }

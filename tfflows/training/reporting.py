@@ -64,14 +64,18 @@ class Log:
 
     def test_scalars(self, step, test, split="test"):
         """An evaluation's numbers: printed, and in TensorBoard as `<split>/...`."""
+        extra = {k: v for k, v in test.items() if k not in ("examples", "nll", "bits_per_dim")}
+        parts = "".join(f", {k} {v:.4g}" for k, v in extra.items())
         self.message(
             f"step {step}: {split} {test['bits_per_dim']:.4f} bits/dim "
-            f"({test['nll']:.4g} nats) on {test['examples']} examples"
+            f"({test['nll']:.4g} nats{parts}) on {test['examples']} examples"
         )
         if self.writer is not None:
             with self.writer.as_default(step=step):
                 tf.summary.scalar(f"{split}/bits_per_dim", test["bits_per_dim"])
                 tf.summary.scalar(f"{split}/nll", test["nll"])
+                for key, value in extra.items():
+                    tf.summary.scalar(f"{split}/{key}", value)
 
     def samples(self, step, model, config, videos=None):
         """A grid of samples at `config.temperature` (seed `config.seed`) for image models;
