@@ -197,3 +197,17 @@ def test_layers_refuse_non_audio_shapes():
         layers.CausalMaskedAutoregressive().build((None, 4, 4, 1))
     with pytest.raises(ValueError, match="dilations"):
         nets.CausalWaveNet(dilations=[1, 0])
+
+
+def test_empty_batches_and_no_samples():
+    """TF's CPU convolutions fail on an empty batch: scoring none and drawing none work."""
+    teacher = _tiny(num_classes=3)
+    student = tfflows.models.ParallelWaveNet(
+        num_flows=1, layers_per_flow=2, residual_channels=4, gate_channels=4, skip_channels=4
+    )
+    empty = np.zeros((0, 16), np.float32)
+    assert teacher.log_prob(empty, np.zeros(0, int)).shape == (0,)
+    assert teacher.nll(empty, np.zeros(0, int)).shape == (0,)
+    assert student.log_prob(empty).shape == (0,)
+    assert teacher.sample(0, 10, seed=1, condition=np.zeros(0, int)).shape == (0, 10)
+    assert student.sample(0, 10, seed=1).shape == (0, 10)

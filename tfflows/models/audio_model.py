@@ -59,7 +59,8 @@ class AudioModel:
 
     def _audio(self, x, condition=None, name="x", audio=True):
         """(clips, networks' condition, n, [n] validity mask or None), checked; noise
-        (`audio=False`) is not bounded to [-1, 1]."""
+        (`audio=False`) is not bounded to [-1, 1]. An empty batch becomes one zero clip
+        (TF's CPU convolutions fail on empty batches); `arguments.masked` cuts results to n."""
         if audio:
             x, valid = check_audio(x, name, self.min_length)
         else:
@@ -70,6 +71,7 @@ class AudioModel:
         x = tf.cast(x, self.compute_dtype)
         n = tf.shape(x)[0] if x.shape[0] is None else x.shape[0]
         c, c_valid = self.checked_condition(condition, n)
+        x, c, _ = arguments.nonempty(x, c)
         return x, c, n, arguments.both(valid, c_valid)
 
     def draw_noise(self, n, length, seed=None) -> tf.Tensor:

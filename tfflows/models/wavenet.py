@@ -180,6 +180,7 @@ class WaveNet(AudioModel, KerasTraining, keras.Model):
         temperature = arguments.temperature(temperature)
         noise = self.draw_noise(n, length, seed) * tf.cast(temperature, self.compute_dtype)
         c, valid = self.checked_condition(condition, n)
+        noise, c, _ = arguments.nonempty(noise, c)
         return arguments.masked(self._sample_checked(noise, c), n, valid)
 
     def _sample_checked(self, noise, c, compiled=True):
