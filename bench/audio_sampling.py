@@ -73,9 +73,9 @@ def naive_sampler(net, noise, condition=None, history=None):
 def _load(kind, source):
     if source is None:
         return WaveNet(num_classes=10) if kind == "teacher" else ParallelWaveNet(num_classes=10)
-    from tfflows.cli import _zoo_or_run
+    from tfflows.cli import zoo_or_run
 
-    model = _zoo_or_run(source)[0]
+    model = zoo_or_run(source)[0]
     return getattr(model, "student" if kind == "student" else "teacher", model)
 
 

@@ -28,17 +28,17 @@ from tfflows import data, distill, models, plotting
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops `fit` at the end of the first batch after `seconds`."""
+    """Stops `fit` at the end of the first batch after `seconds` of training, counted from
+    the end of the first batch (which traces and compiles the step: a minute or more)."""
 
     def __init__(self, seconds):
         super().__init__()
-        self.seconds = seconds
-
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
+        self.seconds, self.start = seconds, None
 
     def on_train_batch_end(self, batch, logs=None):
-        if time.perf_counter() - self.start > self.seconds:
+        if self.start is None:
+            self.start = time.perf_counter()
+        elif time.perf_counter() - self.start > self.seconds:
             self.model.stop_training = True
 
 
@@ -64,9 +64,9 @@ def main(argv=None):
     keras.utils.set_random_seed(0)
 
     if args.teacher:
-        from tfflows.cli import _zoo_or_run
+        from tfflows.cli import zoo_or_run
 
-        teacher = _zoo_or_run(args.teacher)[0]
+        teacher = zoo_or_run(args.teacher)[0]
     else:
         teacher = models.WaveNet(
             residual_channels=32,
@@ -85,6 +85,7 @@ def main(argv=None):
             callbacks=[TimeBudget(60 * args.teacher_minutes)],
         )
         teacher.save(out / "teacher.keras")
+        print(f"teacher: trained {int(teacher.optimizer.iterations.numpy())} steps")
     print(
         f"teacher: {teacher.count_params():,} parameters, receptive field "
         f"{teacher.receptive_field} samples"

@@ -94,3 +94,14 @@ def test_spectrogram_picture_has_a_row_per_kind(tmp_path):
     width, height = Image.open(path).size
     one = save_spectrograms({"real": tone}, tmp_path / "one.png")
     assert Image.open(one).size[1] < height and width > 100
+
+
+def test_save_wav_refuses_integer_samples_and_bad_rates(tmp_path):
+    from tfflows.data import save_wav
+
+    with pytest.raises(ValueError, match="int16 / 32768"):
+        save_wav(tmp_path / "a.wav", np.array([1000, -1000], np.int16))
+    with pytest.raises(ValueError, match="sample_rate"):
+        save_wav(tmp_path / "a.wav", np.zeros(4), 8000.5)
+    save_wav(tmp_path / "new" / "folder" / "a.wav", np.zeros(4))  # folders are made
+    assert (tmp_path / "new" / "folder" / "a.wav").exists()

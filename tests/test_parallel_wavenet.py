@@ -98,10 +98,14 @@ def test_power_loss_sees_loudness_and_not_alignment():
     assert float(power_loss(0.1 * noise, noise)[0]) > float(power_loss(0.9 * noise, noise)[0])
 
 
-def test_distillation_trains_only_the_student_and_lowers_its_loss():
+def test_distillation_trains_only_the_student_and_lowers_its_loss(tmp_path):
     student, teacher = _pair()
     distill = DensityDistillation(student, teacher, power_loss_weight=0.1)
     teacher_before = [v.numpy().copy() for v in teacher.weights]
+    # It distils from a frozen copy with the same weights; the user's teacher stays trainable.
+    assert teacher.trainable and len(teacher.trainable_variables) == len(teacher.weights)
+    for v, old in zip(distill.teacher.weights, teacher_before, strict=True):
+        np.testing.assert_array_equal(v.numpy(), old)
     rng = np.random.default_rng(0)
     x = (0.3 * np.tanh(rng.standard_normal((8, 300)))).astype(np.float32)
     y = rng.integers(0, 3, 8)
@@ -112,11 +116,21 @@ def test_distillation_trains_only_the_student_and_lowers_its_loss():
     after = float(tf.reduce_mean(distill.loss_terms(x, y, seed=fixed)["loss"]))
     assert after < 0.7 * before, (before, after)
     assert set(history) >= {"loss", "kl", "penalty", "power"}
-    for v, old in zip(teacher.weights, teacher_before, strict=True):
+    for v, old in zip(distill.teacher.weights, teacher_before, strict=True):
         np.testing.assert_array_equal(v.numpy(), old)
     assert {id(v) for v in distill.trainable_variables} == {
         id(v) for v in student.trainable_variables
     }
+    # Saved and loaded, it still trains the student only, and keeps its optimizer's state.
+    distill.save(tmp_path / "d.keras")
+    loaded = keras.models.load_model(tmp_path / "d.keras")
+    assert len(loaded.trainable_variables) == len(student.trainable_variables)
+    assert len(loaded.optimizer.variables) == len(distill.optimizer.variables)
+    np.testing.assert_allclose(
+        loaded.loss_terms(x, y, seed=fixed)["loss"],
+        distill.loss_terms(x, y, seed=fixed)["loss"],
+        rtol=1e-5,
+    )
 
 
 def test_distillation_saves_and_runs_under_the_trainer(tmp_path):
@@ -208,3 +222,34 @@ def test_cli_samples_a_student_into_one_wav(tmp_path):
     assert np.all(got[:, 100:] == 0)
     png = str(tmp_path / "x.png")
     assert main(["sample", str(tmp_path / "student.keras"), "--out", png]) == 1  # user error
+    wav = str(tmp_path / "y.wav")
+    assert main(["sample", str(tmp_path / "student.keras"), "--n", "0", "--out", wav]) == 1
+    # eval refuses a student (no fast likelihood); export of a distillation is its student's
+    data = "fsdd:path=nowhere.npz"
+    assert main(["eval", str(tmp_path / "student.keras"), "--data", data]) == 1
+    DensityDistillation(student, _pair()[1]).save(tmp_path / "distill.keras")
+    assert main(["export", str(tmp_path / "distill.keras"), "--out", str(tmp_path / "m")]) == 0
+    assert sorted(p.name for p in (tmp_path / "m" / "distill" / "1").iterdir()) == [
+        "assets",
+        "fingerprint.pb",
+        "saved_model.pb",
+        "variables",
+    ]
+
+
+def test_float_labels_whole_or_refused_and_no_wrapping_lengths():
+    student, teacher = _pair()
+    x = (0.3 * np.tanh(np.random.default_rng(2).standard_normal((2, 40)))).astype(np.float32)
+    np.testing.assert_allclose(
+        teacher.log_prob(x, np.array([2.0, 0.0])), teacher.log_prob(x, [2, 0]), rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="whole numbers"):
+        teacher.log_prob(x, np.array([2.5, 0.0]))
+    assert student.sample(0, 10, condition=[]).shape == (0, 10)
+    for bad in (2**32 + 5, 2**31):
+        with pytest.raises(ValueError, match="at most 2\\*\\*31 - 1"):
+            student.sample(1, bad, condition=1)
+        with pytest.raises(ValueError, match="at most 2\\*\\*31 - 1"):
+            teacher.sample(bad, 10, condition=1)
+    with pytest.raises(ValueError, match="outside \\[-1, 1\\]"):
+        student.log_prob(np.full((1, 8), 300.0, np.float32), [1])

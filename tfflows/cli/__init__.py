@@ -131,7 +131,8 @@ def _add_train(sub):
     )
     p.add_argument(
         "model",
-        help='family ("glow", "realnvp", "nice", "maf", "iaf", "planar", "videoflow"), a zoo '
+        help='family ("glow", "realnvp", "nice", "maf", "iaf", "planar", "videoflow", '
+        '"wavenet"), a zoo '
         "preset to fine-tune, or a model JSON file",
     )
     p.add_argument("--data", required=True, help=_DATA_HELP)
@@ -227,7 +228,8 @@ def _zoo_names() -> list[str]:
 def _export(args):
     from tfflows.export import export_saved_model
 
-    model, name = _zoo_or_run(args.source)
+    model, name = zoo_or_run(args.source)
+    model = getattr(model, "student", model)  # a distillation exports its student
     path = export_saved_model(
         model,
         args.out,
@@ -242,8 +244,8 @@ def _export(args):
     return 0
 
 
-def _zoo_or_run(source):
-    """A zoo preset by name, else a training run folder or .keras file."""
+def zoo_or_run(source: str | os.PathLike) -> tuple["keras.Model", str]:
+    """(model, name): a zoo preset by name, else a training run folder or .keras file."""
     from tfflows import zoo
 
     if source in zoo.list():
@@ -266,7 +268,7 @@ def _sample(args):
     from tfflows.plotting import save_image_grid
     from tfflows.zoo.registry import is_video
 
-    model, _ = _zoo_or_run(args.model)
+    model, _ = zoo_or_run(args.model)
     if is_video(model):
         raise ValueError(
             f"{args.model} is a video model: it predicts frames from context videos; use "
@@ -292,8 +294,10 @@ def _sample_audio(model, args):
 
     from tfflows.data.audio import save_wav
 
-    if not args.out.endswith(".wav"):
+    if not args.out.lower().endswith(".wav"):
         raise ValueError(f"an audio model writes a .wav file, not {args.out}")
+    if args.n < 1:
+        raise ValueError(f"--n must be >= 1 for an audio model, got {args.n}")
     length = args.length or model.sample_rate
     condition = None
     if model.num_classes is not None:
@@ -314,7 +318,13 @@ def _eval(args):
     from tfflows.training import evaluate_model
     from tfflows.training.feed import fit_shape
 
-    model, _ = _zoo_or_run(args.model)
+    model, _ = zoo_or_run(args.model)
+    if not hasattr(model, "nll"):  # a Parallel WaveNet student
+        raise ValueError(
+            f"{args.model} has no fast likelihood (a student scores clips one sample at a "
+            "time): evaluate its teacher, or the distillation run, or measure the student "
+            "with zoo/recipes/audio_report.py"
+        )
     x, y = _split_of(args.data, args.split)
     x = x[: args.examples] if args.examples else x
     # Images flattened for vector models (and back); a video model's any frame count.
@@ -343,7 +353,7 @@ def _predict(args):
     from tfflows.zoo.predictions import save_predictions
     from tfflows.zoo.registry import is_video
 
-    model, _ = _zoo_or_run(args.model)
+    model, _ = zoo_or_run(args.model)
     if not is_video(model):
         raise ValueError(
             f"{args.model} is not a video model (it takes examples of shape "
@@ -526,8 +536,9 @@ def _name_defaults(parser: argparse.ArgumentParser) -> None:
 
 _DEBUG_HELP = "on an error, show the Python traceback instead of a one-line message"
 _DATA_HELP = (
-    "file.npz, an image folder, tfds:NAME, or generated videos "
+    "file.npz, an image folder, tfds:NAME, generated videos "
     "(stochastic_shapes:num_videos=N,num_frames=T,size=S,... or moving_mnist:path=mnist.npz,...)"
+    ", or spoken digits (fsdd:path=fsdd.npz,length=4096)"
 )
 
 

@@ -34,6 +34,12 @@ def fsdd(
     """
     if isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 1:
         raise ValueError(f"length must be a whole number of samples >= 1, got {length!r}")
+    if (
+        isinstance(test_takes, bool)
+        or not isinstance(test_takes, int | np.integer)
+        or not (1 <= test_takes <= 49)
+    ):
+        raise ValueError(f"test_takes must be in 1..49 (FSDD has 50 takes), got {test_takes!r}")
     if peak is not None and not 0 < peak <= 1:
         raise ValueError(f"peak must be in (0, 1] or None, got {peak!r}")
     with np.load(path, allow_pickle=False) as archive:
@@ -96,9 +102,17 @@ def save_wav(path: str | os.PathLike, clip, sample_rate: int = 8000) -> str | os
     clipped (a model's samples are not bounded)."""
     import wave
 
-    clip = np.asarray(clip, np.float64)
+    clip = np.asarray(clip)
+    if np.issubdtype(clip.dtype, np.integer):
+        raise ValueError(
+            f"save_wav takes float samples in [-1, 1], got {clip.dtype} (e.g. int16 / 32768)"
+        )
+    clip = clip.astype(np.float64)
     if clip.ndim != 1 or not clip.size:
         raise ValueError(f"save_wav takes one clip [T], got shape {clip.shape}")
+    if isinstance(sample_rate, bool) or int(sample_rate) != sample_rate or sample_rate < 1:
+        raise ValueError(f"sample_rate must be a whole number of Hz >= 1, got {sample_rate!r}")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if not np.all(np.isfinite(clip)):
         raise ValueError("save_wav: the clip holds NaN or inf")
     pcm = np.round(np.clip(clip, -1.0, 1.0) * 32767).astype("<i2")

@@ -12,6 +12,17 @@ from tfflows.models.parallel_wavenet import ParallelWaveNet
 from tfflows.models.wavenet import WaveNet
 
 
+def _frozen_copy(teacher: WaveNet) -> WaveNet:
+    """A copy of `teacher` with its weights, none of them trainable (so neither Keras nor
+    `tfflows.train` can update it, and an optimizer restored from a file has the student's
+    slots only)."""
+    config = {k: v for k, v in teacher.get_config().items() if k != "trainable"}
+    frozen = WaveNet.from_config(config)
+    frozen.set_weights(teacher.get_weights())
+    frozen.trainable = False
+    return frozen
+
+
 @keras.saving.register_keras_serializable(package="tfflows")
 class DensityDistillation(KerasTraining, keras.Model):
     """Trains `student` to match the frozen `teacher` (van den Oord et al. 2017,
@@ -36,7 +47,8 @@ class DensityDistillation(KerasTraining, keras.Model):
 
     Args:
       student: a `ParallelWaveNet`.
-      teacher: a trained `WaveNet` with the same `num_classes` (it is frozen here).
+      teacher: a trained `WaveNet` with the same `num_classes`. The distillation holds a
+        frozen copy (`distillation.teacher`); the model passed in stays as it was.
       power_loss_weight, penalty_weight: the weights above (ClariNet: penalty 4).
       frame_length, frame_step: the power loss's STFT (32 ms and 8 ms at 8 kHz).
     """
@@ -76,8 +88,8 @@ class DensityDistillation(KerasTraining, keras.Model):
         ):
             if not math.isfinite(float(value)) or float(value) < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        self.student, self.teacher = student, teacher
-        self.teacher.trainable = False
+        self.student = student
+        self.teacher = _frozen_copy(teacher)
         self.power_loss_weight = float(power_loss_weight)
         self.penalty_weight = float(penalty_weight)
         self.frame_length = arguments.count(frame_length, "frame_length")

@@ -30,7 +30,14 @@ def sample_count(n):
         check = tf.debugging.assert_non_negative(n, message="sample: n must be >= 0")
         with tf.control_dependencies([check]):
             return tf.identity(n)
-    return whole(int(n) if tf.is_tensor(n) else n, "n")
+    return fits_int32(whole(int(n) if tf.is_tensor(n) else n, "n"), "n")
+
+
+def fits_int32(value: int, name: str) -> int:
+    """`value`, unless it does not fit the int32 that shapes are made of (it would wrap)."""
+    if value > 2**31 - 1:
+        raise ValueError(f"{name} must be at most 2**31 - 1, got {value}")
+    return value
 
 
 def temperature(value):

@@ -92,9 +92,10 @@ class AudioModel:
             )
             with tf.control_dependencies([check]):
                 return tf.identity(length)
-        return arguments.whole(
+        length = arguments.whole(
             int(length) if tf.is_tensor(length) else length, "length", self.min_length
         )
+        return arguments.fits_int32(length, "length")
 
     def needs_initialization(self) -> bool:
         return False

@@ -8,6 +8,21 @@ import tensorflow as tf
 from tfflows.data.validation import check_labels, check_tensor
 
 
+def _whole_labels(c):
+    """Float labels [N] (or one) as int32, if every one is a whole number; else ValueError."""
+    if tf.executing_eagerly():
+        values = c.numpy()
+        if values.size and not np.all(np.isfinite(values) & (values == np.round(values))):
+            raise ValueError(
+                f"labels must be whole numbers (class indices), got {values.ravel()[:5]}"
+            )
+        return tf.cast(c, tf.int32)
+    whole = tf.reduce_all(tf.equal(c, tf.round(c)))
+    check = tf.debugging.Assert(whole, ["labels must be whole numbers (class indices)"])
+    with tf.control_dependencies([check]):
+        return tf.cast(c, tf.int32)
+
+
 class Conditioning:
     """The condition of a model: None, `num_classes` labels, or a `condition_shape` tensor.
 
@@ -41,6 +56,8 @@ class Conditioning:
                 "pass labels or a condition"
             )
         c = condition if tf.is_tensor(condition) else tf.convert_to_tensor(np.asarray(condition))
+        if self.num_classes is not None and not c.dtype.is_integer and (c.shape.rank or 0) <= 1:
+            c = _whole_labels(c)  # [N] floats are labels (a [N, K] float is a condition)
         valid = None
         if self.num_classes is not None and c.dtype.is_integer:
             c, valid = check_labels(c, self.num_classes, n)

@@ -157,7 +157,7 @@ class ParallelWaveNet(AudioModel, keras.Model):
     def log_prob(self, x, condition=None) -> tf.Tensor:
         """[N]: log q(x) of any clips, through the flows' inverses: sequential, T network
         passes per flow (an IAF scores other data slowly; use it on short clips)."""
-        x, c, n, valid = self._audio(x, condition, audio=False)
+        x, c, n, valid = self._audio(x, condition)
         bij = self.bijector(c)
         z = bij.inverse(x)
         base = tf.reduce_sum(tfd.Normal(tf.constant(0.0, x.dtype), 1.0).log_prob(z), axis=-1)
@@ -165,7 +165,7 @@ class ParallelWaveNet(AudioModel, keras.Model):
 
     def encode(self, x, condition=None) -> tf.Tensor:
         """Clips -> noise (sequential, see `log_prob`)."""
-        x, c, n, valid = self._audio(x, condition, audio=False)
+        x, c, n, valid = self._audio(x, condition)
         return arguments.masked(self.bijector(c).inverse(x), n, valid)
 
     def decode(self, z, condition=None) -> tf.Tensor:

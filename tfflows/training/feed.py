@@ -37,7 +37,7 @@ def fit_shape(x, shape, name):
         wanted = ", ".join("T" if d is None else str(d) for d in shape)
         raise ValueError(
             f"{name} examples have shape {tuple(x.shape[1:])}, the model takes ({wanted}) "
-            "(T: any number of frames)"
+            "(T: any length: frames of a video, samples of a clip)"
         )
     if int(np.prod(x.shape[1:])) == int(np.prod(shape)):
         return x.reshape(len(x), *shape)

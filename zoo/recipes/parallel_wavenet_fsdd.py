@@ -36,7 +36,7 @@ STUDENT = dict(
 
 def load_teacher(source: str):
     """A model from a run folder (its best weights first), a .keras file or a zoo name."""
-    from tfflows.cli import _zoo_or_run
+    from tfflows.cli import zoo_or_run
 
     path = pathlib.Path(source)
     if path.is_dir() and (path / "best.weights.h5").exists():
@@ -45,7 +45,7 @@ def load_teacher(source: str):
         teacher = build_model(path / "model.json")
         teacher.load_weights(path / "best.weights.h5")
         return teacher
-    return _zoo_or_run(source)[0]
+    return zoo_or_run(source)[0]
 
 
 def main(argv=None):
