@@ -253,3 +253,17 @@ def test_float_labels_whole_or_refused_and_no_wrapping_lengths():
             teacher.sample(bad, 10, condition=1)
     with pytest.raises(ValueError, match="outside \\[-1, 1\\]"):
         student.log_prob(np.full((1, 8), 300.0, np.float32), [1])
+
+
+def test_log_spectral_distance_in_db():
+    from tfflows.distill import log_spectral_distance
+
+    spectrum = np.array([[1.0, 2.0, 4.0]])
+    assert float(log_spectral_distance(spectrum, spectrum, floor=0.0)[0]) == 0.0
+    # Ten times louder in every bin is 20 dB; twice as loud in one of four bins is
+    # 20 log10(2) / 2 = 3.01 dB as an RMS.
+    np.testing.assert_allclose(log_spectral_distance(10 * spectrum, spectrum, 0.0), [20.0])
+    two = np.array([2.0, 1.0, 1.0, 1.0])
+    np.testing.assert_allclose(
+        log_spectral_distance(two, np.ones(4), 0.0), 20 * np.log10(2) / 2, rtol=1e-6
+    )

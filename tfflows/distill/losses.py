@@ -50,11 +50,10 @@ def power_loss(x, reference, frame_length: int = 256, frame_step: int = 64) -> t
     return tf.reduce_sum(tf.square(diff), axis=-1)
 
 
-def log_spectral_distance(x, reference, frame_length: int = 256, frame_step: int = 64):
-    """[N]: RMS over frequencies of the difference of log10 average spectra, in dB (20 log10):
-    how far a clip's average spectrum is from a reference's (lower is closer)."""
-    eps = 1e-5
-    a = average_spectrum(x, frame_length, frame_step)
-    b = average_spectrum(reference, frame_length, frame_step)
-    db = 20.0 * (tf.math.log(a + eps) - tf.math.log(b + eps)) / tf.math.log(10.0)
+def log_spectral_distance(spectrum, reference, floor: float = 1e-5) -> tf.Tensor:
+    """[...]: RMS over frequencies (the last axis) of the difference of two amplitude spectra
+    in dB, 20 log10 (with `floor` added to both); e.g. of `average_spectrum`s: how far a
+    clip's average spectrum is from a reference one (0 when equal, lower is closer)."""
+    spectrum, reference = (tf.convert_to_tensor(s, tf.float32) for s in (spectrum, reference))
+    db = 20.0 * (tf.math.log(spectrum + floor) - tf.math.log(reference + floor)) / tf.math.log(10.0)
     return tf.sqrt(tf.reduce_mean(tf.square(db), axis=-1))

@@ -3,6 +3,7 @@
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -78,8 +79,8 @@ class WaveNet(AudioModel, KerasTraining, keras.Model):
     @classmethod
     def for_data(cls, x, **overrides) -> "WaveNet":
         """A model for clips like `x` ([N, T]; T is not fixed)."""
-        if len(tf.convert_to_tensor(x).shape) != 2:
-            raise ValueError(f"WaveNet models clips [N, T], got shape {tuple(x.shape)}")
+        if np.ndim(x) != 2:
+            raise ValueError(f"WaveNet models clips [N, T], got shape {np.shape(x)}")
         return cls(**overrides)
 
     @classmethod

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfflows.data.audio import fsdd, save_wav
-from tfflows.distill.losses import average_spectrum, gaussian_kl
+from tfflows.distill.losses import average_spectrum, gaussian_kl, log_spectral_distance
 from tfflows.plotting import save_spectrograms
 
 DIGITS_SHOWN = 5
@@ -75,9 +75,7 @@ def spectral_distances(clips, labels, reference, reference_labels, leave_one_out
             same &= np.arange(len(reference)) != i
         if not same.any():
             continue  # no other clip of this digit to compare with
-        mean = ref[same].mean(axis=0)
-        db = 20 * (np.log10(spectrum + 1e-5) - np.log10(mean + 1e-5))
-        out.append(np.sqrt(np.mean(db**2)))
+        out.append(float(log_spectral_distance(spectrum, ref[same].mean(axis=0))))
     return np.array(out)
 
 
