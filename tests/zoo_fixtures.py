@@ -147,10 +147,12 @@ def _make_audio_zoo(folder):
                 *(str(run), "--name", name, "--description", f"a tiny {name}"),
                 *("--data", data, "--license", "Apache-2.0"),
                 *("--train", "see tests/zoo_fixtures.py", "--eval", f"tfflows eval {name}"),
-                *("--zoo-dir", str(zoo_dir)),
+                *("--zoo-dir", str(zoo_dir), "--curve"),
             ]
         )
-    return types.SimpleNamespace(zoo=zoo_dir, teacher=teacher, student=student, data=data)
+    return types.SimpleNamespace(
+        zoo=zoo_dir, teacher=teacher, student=student, data=data, runs=(teacher_run, student_run)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ root); it must exist and be empty or hold presets (`*/preset.json`).
 
 The first copies `model.weights.h5` into `ZOO/<name>/`, records its sha256, the model config,
 the run's measured metrics and the check entry, and writes a sample grid for image models
-(and, with `--curve`, the run's test bits/dim from its TensorBoard logs as `curve.png`).
+(and, with `--curve`, the run's test bits/dim, an audio model's NLL or a student's KL, from
+its TensorBoard logs as `curve.png`).
 The model card (`ZOO/<name>/README.md`) is written by hand from these numbers.
 
 For an audio model (WaveNet, ParallelWaveNet) it writes `samples.wav` and their spectrograms
@@ -213,7 +214,8 @@ def publish(
     models, else "normal").
     `overrides`: config entries that change no weight (e.g. MAF's event_size [784] ->
     [28, 28, 1], so samples come back as images); loading the weights checks that.
-    `curve`: also draw the run's test bits/dim from its TensorBoard logs into `curve.png`,
+    `curve`: also draw the run's test bits/dim (audio: NLL in nats per sample; a distilled
+    student: its KL to the teacher) from its TensorBoard logs into `curve.png`,
     against epochs if `steps_per_epoch` is given, else against steps.
     `predict_data`, `predict_frames`, `predict_temperature`: the pictures of a video model's
     predictions (see the module doc)."""
@@ -276,8 +278,21 @@ def publish(
     if curve:
         from tfflows.plotting import plot_curves
 
-        plot_curves({name: run}, target / "curve.png", steps_per_epoch=steps_per_epoch)
+        plot_curves(
+            {name: run},
+            target / "curve.png",
+            curve_tag(model, student is not None),
+            steps_per_epoch,
+        )
     return target
+
+
+def curve_tag(model, distilled: bool) -> str:
+    """The test scalar a card's curve shows: a student's KL to its teacher, an audio model's
+    NLL in nats per sample, else bits/dim."""
+    if distilled:
+        return "test/kl"
+    return "test/nll" if is_audio(model) else "test/bits_per_dim"
 
 
 def save_audio_samples(model, target: pathlib.Path, seconds: float = 1.0) -> None:
@@ -347,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--curve",
         action="store_true",
-        help="also draw the run's test bits/dim from its TensorBoard logs into curve.png",
+        help="also draw the run's test bits/dim (audio: NLL; a student: KL) into curve.png",
     )
     parser.add_argument("--steps-per-epoch", type=int, help="with --curve: plot against epochs")
     parser.add_argument(
