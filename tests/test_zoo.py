@@ -276,8 +276,12 @@ def test_pip_install_into_a_fresh_venv_loads_the_zoo_offline(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     code = (
-        "import tfflows, numpy as np; m = tfflows.zoo.load('glow_celeba'); "
+        "import json, pathlib, tfflows, tfflows.zoo_presets, numpy as np; "
+        "m = tfflows.zoo.load('glow_celeba'); "
         "x = np.full((1, 32, 32, 3), 128, np.uint8); "
+        "zoo = pathlib.Path(tfflows.zoo_presets.__path__[0]); "
+        "files = [p for d in zoo.glob('*/preset.json') for p in d.parent.glob('*.*')]; "
+        "print(json.dumps(sorted(str(p.relative_to(zoo)) for p in files))); "
         "print(tfflows.__file__); print(float(np.asarray(m.log_prob(x))[0]))"
     )
     env = {"PATH": os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(tmp_path)}
@@ -290,8 +294,12 @@ def test_pip_install_into_a_fresh_venv_loads_the_zoo_offline(tmp_path):
         env=env,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    installed_at, value = run.stdout.strip().splitlines()[-2:]
+    shipped, installed_at, value = run.stdout.strip().splitlines()[-3:]
     assert str(venv) in installed_at  # the installed copy, not the source tree
+    # Every file of every preset folder ships: weights, cards, pictures, GIFs, WAVs.
+    presets = [path.parent for path in (ROOT / "zoo").glob("*/preset.json")]
+    source = sorted(str(p.relative_to(ROOT / "zoo")) for d in presets for p in d.glob("*.*"))
+    assert json.loads(shipped) == source
     gray = np.full((1, 32, 32, 3), 128, np.uint8)
     expected = float(zoo.load("glow_celeba").log_prob(gray)[0])
     np.testing.assert_allclose(float(value), expected, rtol=1e-5)
