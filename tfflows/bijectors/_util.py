@@ -61,3 +61,71 @@ def num_positions(x, event_ndims):
     for d in x.shape[len(x.shape) - event_ndims : -1]:
         n *= d
     return n
+
+
+def parameter_batch_shape(owner, **params):
+    """The broadcast batch shape of a bijector's parameters, each given as (tensor, event
+    rank): u=(u, 1) for a vector per example, q=(q, 2) for a matrix. Raises a ValueError
+    that names the parameters when one has too few axes or their batch shapes clash."""
+    batch = tf.TensorShape([])
+    for name, (t, rank) in params.items():
+        if t.shape.rank is None:
+            continue
+        if t.shape.rank < rank:
+            raise ValueError(
+                f"{owner}: {name} needs at least {rank} axes (its batch shape, then "
+                f"{rank} event axes), got shape {t.shape}"
+            )
+        try:
+            batch = tf.broadcast_static_shape(batch, t.shape[: t.shape.rank - rank])
+        except ValueError:
+            shapes = ", ".join(f"{n} {p[0].shape}" for n, p in params.items())
+            raise ValueError(
+                f"{owner}: the parameters' batch shapes do not broadcast ({shapes})"
+            ) from None
+    return batch
+
+
+def same_size(owner, what, **sizes):
+    """The one static size that every given axis has (None when all are unknown); raises a
+    ValueError listing them when two differ."""
+    known = {name: int(s) for name, s in sizes.items() if s is not None}
+    if len(set(known.values())) > 1:
+        listed = ", ".join(f"{name} {s}" for name, s in known.items())
+        raise ValueError(f"{owner}: {what} differ ({listed})")
+    return next(iter(known.values()), None)
+
+
+def check_event(owner, x, event_size, batch_shape):
+    """A clear ValueError, before any op fails, when vectors x [..., D] do not have the
+    parameters' D or their batch does not broadcast against the parameters' batch."""
+    if x.shape.rank is None:
+        return
+    if x.shape.rank == 0:
+        raise ValueError(f"{owner} takes vectors [..., {event_size}], got a scalar")
+    if event_size is not None and x.shape[-1] is not None and x.shape[-1] != event_size:
+        raise ValueError(f"{owner} has event size {event_size}, got an input of shape {x.shape}")
+    try:
+        tf.broadcast_static_shape(x.shape[:-1], batch_shape)
+    except ValueError:
+        raise ValueError(
+            f"{owner}: the input's batch shape {x.shape[:-1]} does not broadcast against "
+            f"the parameters' batch shape {batch_shape}"
+        ) from None
+
+
+def solve_plus_tanh(target, c, k, s, steps):
+    """The u with u + c tanh(k u + s) = target, elementwise, where 1 + c k > 0 makes the left
+    side increasing in u: |u - target| <= |c| brackets it, and `steps` halvings of the
+    bracket find it (64 reach float64 precision). No gradient: a Newton step from this root
+    gives the implicit-function one."""
+    lo = target - tf.abs(c)
+    hi = target + tf.abs(c)
+
+    def halve(lo, hi):
+        mid = 0.5 * (lo + hi)
+        above = mid + c * tf.tanh(k * mid + s) > target
+        return tf.where(above, lo, mid), tf.where(above, mid, hi)
+
+    lo, hi = tf.while_loop(lambda *_: True, halve, (lo, hi), maximum_iterations=steps)
+    return tf.stop_gradient(0.5 * (lo + hi))

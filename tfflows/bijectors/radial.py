@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tfflows.bijectors._base import FlowBijector
+from tfflows.bijectors._util import check_event, parameter_batch_shape
 
 
 class Radial(FlowBijector):
@@ -15,7 +16,8 @@ class Radial(FlowBijector):
             in r with one positive root; then z = z0 + (x - z0) / (1 + beta / (alpha + r)).
 
     Args:
-      z0: tensor [D], the reference point. alpha_raw, beta_raw: scalar tensors.
+      z0: tensor [D], the reference point, or [..., D] for parameters per example.
+      alpha_raw, beta_raw: scalar tensors, or [...] (the batch shape of z0).
 
     Example:
       >>> bij = Radial(z0=tf.zeros([2]), alpha_raw=tf.zeros([]), beta_raw=tf.ones([]))
@@ -31,7 +33,11 @@ class Radial(FlowBijector):
             self._z0 = tf.convert_to_tensor(z0)
             dtype = self._z0.dtype
             self._alpha = tf.math.softplus(tf.convert_to_tensor(alpha_raw, dtype=dtype))
-            self._beta = -self._alpha + tf.math.softplus(tf.convert_to_tensor(beta_raw, dtype))
+            beta_raw = tf.convert_to_tensor(beta_raw, dtype)
+            self._batch_shape_static = parameter_batch_shape(
+                "Radial", z0=(self._z0, 1), alpha_raw=(self._alpha, 0), beta_raw=(beta_raw, 0)
+            )
+            self._beta = -self._alpha + tf.math.softplus(beta_raw)
             super().__init__(
                 forward_min_event_ndims=1,
                 validate_args=validate_args,
@@ -42,12 +48,17 @@ class Radial(FlowBijector):
     def _radius(self, d):
         return tf.norm(d, axis=-1)
 
+    def _offset(self, x):
+        """x - z0, after checking x against the parameters' shapes."""
+        check_event("Radial", x, self._z0.shape[-1], self._batch_shape_static)
+        return x - self._z0
+
     def _gain(self, r):
         """1 + beta h(r): the factor that multiplies z - z0."""
         return 1.0 + self._beta / (self._alpha + r)
 
     def _forward(self, x):
-        d = x - self._z0
+        d = self._offset(x)
         return self._z0 + self._gain(self._radius(d))[..., None] * d
 
     def _solve_radius(self, r_out):
@@ -59,7 +70,7 @@ class Radial(FlowBijector):
         return tf.where(b >= 0, 2.0 * self._alpha * r_out / safe_pos, 0.5 * (disc - b))
 
     def _inverse(self, y):
-        d = y - self._z0
+        d = self._offset(y)
         r = self._solve_radius(self._radius(d))
         return self._z0 + d / self._gain(r)[..., None]
 
@@ -70,8 +81,8 @@ class Radial(FlowBijector):
         )
 
     def _forward_log_det_jacobian(self, x):
-        return self._log_det(self._radius(x - self._z0), x.shape[-1])
+        return self._log_det(self._radius(self._offset(x)), x.shape[-1])
 
     def _inverse_log_det_jacobian(self, y):
-        r = self._solve_radius(self._radius(y - self._z0))
+        r = self._solve_radius(self._radius(self._offset(y)))
         return -self._log_det(r, y.shape[-1])
