@@ -174,6 +174,28 @@ L = layers
 CASES = [
     _case("planar", B.Planar, L.Planar, (3,)),
     _case("radial", B.Radial, L.Radial, (3,)),
+    # Sylvester flows: M = 3 < D = 4 leaves a direction untouched; 3 reflections; reversal.
+    _case(
+        "sylvester_orthogonal",
+        B.Sylvester,
+        L.Sylvester,
+        (4,),
+        layer_kw={"variant": "orthogonal", "num_vectors": 3},
+    ),
+    _case(
+        "sylvester_householder",
+        B.Sylvester,
+        L.Sylvester,
+        (4,),
+        layer_kw={"variant": "householder", "num_reflections": 3},
+    ),
+    _case(
+        "sylvester_triangular",
+        B.Sylvester,
+        L.Sylvester,
+        (4,),
+        layer_kw={"variant": "triangular", "reverse": True},
+    ),
     _case("additive_half", B.AdditiveCoupling, L.AdditiveCoupling, (4,), layer_kw={"hidden": 16}),
     _case(
         "additive_alternating_cond",
@@ -338,6 +360,13 @@ CASES = [
 CASES_2D = [
     _case("planar_2d", B.Planar, L.Planar, (2,)),
     _case("radial_2d", B.Radial, L.Radial, (2,)),
+    _case(
+        "sylvester_householder_2d",
+        B.Sylvester,
+        L.Sylvester,
+        (2,),
+        layer_kw={"variant": "householder", "num_reflections": 2},
+    ),
     _case("additive_2d", B.AdditiveCoupling, L.AdditiveCoupling, (2,), layer_kw={"hidden": 16}),
     _case("affine_2d", B.AffineCoupling, L.AffineCoupling, (2,), layer_kw={"hidden": 16}),
     _case(

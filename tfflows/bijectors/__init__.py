@@ -21,6 +21,7 @@ from tfflows.bijectors.pixel_scale import PixelScale
 from tfflows.bijectors.planar import Planar
 from tfflows.bijectors.radial import Radial
 from tfflows.bijectors.squeeze import Squeeze
+from tfflows.bijectors.sylvester import Sylvester, householder_q, orthogonal_q, permutation_q
 
 __all__ = [
     "ActNorm",
@@ -39,4 +40,8 @@ __all__ = [
     "Planar",
     "Radial",
     "Squeeze",
+    "Sylvester",
+    "householder_q",
+    "orthogonal_q",
+    "permutation_q",
 ]

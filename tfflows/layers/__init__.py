@@ -20,6 +20,7 @@ from tfflows.layers.lu_invertible_1x1_conv import LUInvertible1x1Conv
 from tfflows.layers.masked_autoregressive import InverseAutoregressive, MaskedAutoregressive
 from tfflows.layers.planar import Planar
 from tfflows.layers.radial import Radial
+from tfflows.layers.sylvester import Sylvester
 
 __all__ = [
     "ActNorm",
@@ -37,4 +38,5 @@ __all__ = [
     "MaskedAutoregressive",
     "Planar",
     "Radial",
+    "Sylvester",
 ]
