@@ -7,6 +7,7 @@ from tfflows.bijectors._base import FlowBijector
 from tfflows.bijectors._util import (
     check_event,
     parameter_batch_shape,
+    record_forward_ldj,
     record_inverse_ldj,
     same_size,
     solve_plus_tanh,
@@ -109,7 +110,7 @@ class Sylvester(FlowBijector):
             v_i + R1_ii tanh(R2_ii v_i + s_i) = c_i per row, increasing in v_i and
             bracketed within |R1_ii| of c_i (bisection to machine precision), then one
             Newton step on the whole system gives the solution its implicit-function
-            gradient; z = x - Q R1 tanh(R2 v + b). The inverse log-det is recorded with it.
+            gradient; z = x - Q R1 tanh(R2 v + b). Each direction records its log-det.
 
     R1 and R2 are made from the raw r1, r2: their upper triangles, with tanh on the
     diagonals as in the paper, so R1_ii R2_ii > -1 = -1 / sup|h'| for any raw values and f is
@@ -204,7 +205,9 @@ class Sylvester(FlowBijector):
 
     def _forward(self, x):
         self._check(x)
-        return x + _row_times(tf.tanh(self._pre_activation(x)), self._q_r1, transpose=True)
+        a = self._pre_activation(x)
+        record_forward_ldj(self, x, self._log_det(a))
+        return x + _row_times(tf.tanh(a), self._q_r1, transpose=True)
 
     def _forward_log_det_jacobian(self, x):
         self._check(x)
