@@ -114,7 +114,8 @@ class Sylvester(FlowBijector):
 
     R1 and R2 are made from the raw r1, r2: their upper triangles, with tanh on the
     diagonals as in the paper, so R1_ii R2_ii > -1 = -1 / sup|h'| for any raw values and f is
-    invertible (the paper's Theorem 2). Q must have orthonormal columns (Q^T Q = I_M): make
+    invertible (the paper's Section 3; the back-substitution above shows it row by row, with
+    no condition on R2 beyond that). Q must have orthonormal columns (Q^T Q = I_M): make
     it with `orthogonal_q` (M <= D), `householder_q` (M = D) or `permutation_q` (M = D, the
     triangular variant); the log-det and the inverse rely on it and it is not checked.
 
