@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from tfflows.distill.losses import gaussian_kl, log_scale_penalty, power_loss
 from tfflows.models import arguments
-from tfflows.models.keras_training import KerasTraining
 from tfflows.models.parallel_wavenet import ParallelWaveNet
+from tfflows.models.terms_training import TermsTraining
 from tfflows.models.wavenet import WaveNet
 
 
@@ -24,7 +24,7 @@ def _frozen_copy(teacher: WaveNet) -> WaveNet:
 
 
 @keras.saving.register_keras_serializable(package="tfflows")
-class DensityDistillation(KerasTraining, keras.Model):
+class DensityDistillation(TermsTraining, keras.Model):
     """Trains `student` to match the frozen `teacher` (van den Oord et al. 2017,
     arXiv:1711.10433; the closed-form KL of ClariNet, Ping et al. 2018, arXiv:1807.07281).
 
@@ -190,31 +190,8 @@ class DensityDistillation(KerasTraining, keras.Model):
         return None
 
     # ----------------------------------------------------------------- Keras
-    @property
-    def metrics(self):
-        return [self.nll_tracker, self.bpd_tracker, *self.term_trackers.values()]
-
-    def train_step(self, data):
-        x, c = self._unpack(data)
-        with tf.GradientTape() as tape:
-            terms = self.loss_terms(x, c, seed=self._step_seed())
-            scaled = (
-                tf.reduce_mean(terms["loss"]) / tf.distribute.get_strategy().num_replicas_in_sync
-            )
-        variables = self.student.trainable_variables
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        return self._logs(terms)
-
-    def test_step(self, data):
-        x, c = self._unpack(data)
-        return self._logs(self.loss_terms(x, c, seed=tf.constant([0, 0])))
-
-    def _logs(self, terms):
-        for name, tracker in self.term_trackers.items():
-            tracker.update_state(terms[name])
-        logs = self._update_metrics(terms["loss"])
-        logs.update({name: t.result() for name, t in self.term_trackers.items()})
-        return logs
+    def _trained_variables(self):
+        return self.student.trainable_variables
 
     def call(self, inputs, training=False):
         x, c = inputs if isinstance(inputs, list | tuple) else (inputs, None)

@@ -8,6 +8,7 @@ from tfflows.models.parallel_wavenet import ParallelWaveNet
 from tfflows.models.planar_flow import PlanarFlow
 from tfflows.models.real_nvp import RealNVP
 from tfflows.models.registry import FAMILIES, build_model, family, for_data, model_config
+from tfflows.models.vae import VAE
 from tfflows.models.video_flow import VideoFlow
 from tfflows.models.wavenet import WaveNet
 
@@ -21,6 +22,7 @@ __all__ = [
     "ParallelWaveNet",
     "PlanarFlow",
     "RealNVP",
+    "VAE",
     "VideoFlow",
     "WaveNet",
     "build_model",

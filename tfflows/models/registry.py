@@ -11,6 +11,7 @@ from tfflows.models.maf import IAF, MAF
 from tfflows.models.nice import NICE
 from tfflows.models.planar_flow import PlanarFlow
 from tfflows.models.real_nvp import RealNVP
+from tfflows.models.vae import VAE
 from tfflows.models.video_flow import VideoFlow
 from tfflows.models.wavenet import WaveNet
 
@@ -23,6 +24,7 @@ FAMILIES = {
     "planar": PlanarFlow,
     "videoflow": VideoFlow,
     "wavenet": WaveNet,
+    "vae": VAE,
 }
 
 
@@ -36,13 +38,13 @@ def build_model(spec, input_shape=None, **overrides):
 
     Args:
       spec: a family name ("glow", "realnvp", "nice", "maf", "iaf", "planar",
-        "videoflow", "wavenet"), a config
+        "videoflow", "wavenet", "vae"), a config
         from `model_config`, a path to a JSON file holding either, or a `FlowModel` (whose
         config is rebuilt: how a model made outside a strategy scope gets rebuilt in one).
       input_shape: shape of one example, for a family name.
       overrides: constructor arguments (e.g. levels=2) for a family name.
     """
-    if isinstance(spec, FlowModel | VideoFlow | WaveNet):
+    if isinstance(spec, FlowModel | VideoFlow | WaveNet | VAE):
         spec = model_config(spec)
     if isinstance(spec, str | pathlib.Path) and str(spec).endswith(".json"):
         path = pathlib.Path(spec)

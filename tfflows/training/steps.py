@@ -57,12 +57,17 @@ def gradient_function(model, strategy, global_batch, clip_norm=None, xla=False):
 def apply_function(model, strategy, optimizer, average=None):
     """apply_step(grads): the optimizer's update, then the weights' average (if any)."""
     variables = model.trainable_variables
+    # A model whose loss follows the number of updates (the VAE's KL warm-up) counts them
+    # in a variable of its own, saved with its weights and checkpoints.
+    count_update = getattr(model, "count_update", None)
 
     def replica_apply(grads):
         # tf.identity places each gradient on this replica's device: function inputs
         # have none, and MultiWorkerMirroredStrategy's all-reduce needs one
         # ("destinations can not be empty").
         optimizer.apply([tf.identity(g) for g in grads], variables)
+        if count_update is not None:
+            count_update()
         if average is not None:
             average.update()
 

@@ -1,0 +1,48 @@
+"""Keras training of a model whose loss has named parts (`loss_terms`): each part logged."""
+
+import tensorflow as tf
+
+from tfflows.models.keras_training import KerasTraining
+
+
+class TermsTraining(KerasTraining):
+    """`KerasTraining` for a model with `loss_terms(x, c, seed)` -> {part: [N], "loss": [N]}
+    and a Mean tracker per logged part in `self.term_trackers`: `fit` and `evaluate` log
+    each part's mean next to `nll` (the "loss" part) and `bits_per_dim`.
+
+    Subclasses may override `_trained_variables` (what the optimizer updates) and
+    `_after_update` (run after each update, e.g. a step counter).
+    """
+
+    @property
+    def metrics(self):
+        return [self.nll_tracker, self.bpd_tracker, *self.term_trackers.values()]
+
+    def _trained_variables(self):
+        return self.trainable_variables
+
+    def _after_update(self):
+        """Nothing by default."""
+
+    def train_step(self, data):
+        x, c = self._unpack(data)
+        with tf.GradientTape() as tape:
+            terms = self.loss_terms(x, c, seed=self._step_seed())
+            scaled = (
+                tf.reduce_mean(terms["loss"]) / tf.distribute.get_strategy().num_replicas_in_sync
+            )
+        variables = self._trained_variables()
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self._after_update()
+        return self._logs(terms)
+
+    def test_step(self, data):
+        x, c = self._unpack(data)
+        return self._logs(self.loss_terms(x, c, seed=tf.constant([0, 0])))
+
+    def _logs(self, terms):
+        for name, tracker in self.term_trackers.items():
+            tracker.update_state(terms[name])
+        logs = self._update_metrics(terms["loss"])
+        logs.update({name: t.result() for name, t in self.term_trackers.items()})
+        return logs
