@@ -175,7 +175,11 @@ def _add_train(sub):
     p.add_argument("--log-every", type=int, default=20, help="steps between log updates")
     p.add_argument("--test-examples", type=int, help="evaluate on at most this many")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no bar")
-    p.add_argument("--augment", choices=["flip"], help="flip training images left-right")
+    p.add_argument(
+        "--augment",
+        choices=["flip", "binarize"],
+        help="flip training images left-right, or binarise grey levels afresh each epoch",
+    )
     p.add_argument(
         "--validation-every",
         type=int,

@@ -55,8 +55,14 @@ def load_source(spec: str | os.PathLike, test_every: int = 10) -> Splits:
     - generated videos: `stochastic_shapes:num_videos=10000,num_frames=3,size=32` or
       `moving_mnist:path=mnist.npz,...` (see `tfflows.data.video.video_source`).
     - spoken digits: `fsdd:path=fsdd.npz,length=4096` (see `tfflows.data.audio.fsdd`).
+    - binarised MNIST: `binarized_mnist:path=mnist.npz,seed=0` (see
+      `tfflows.data.binarization`; train with augment="binarize").
     """
     spec = str(spec)
+    if spec.startswith("binarized_mnist:"):
+        from tfflows.data.binarization import binarized_mnist_source  # it imports sources
+
+        return binarized_mnist_source(spec)
     if spec.startswith("fsdd:"):
         from tfflows.data.audio import fsdd_source
 

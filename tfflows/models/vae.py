@@ -228,8 +228,9 @@ class VAE(TermsTraining, keras.Model):
             bad = a[(a != 0) & (a != 1)]
             raise ValueError(
                 f"{name}: a Bernoulli VAE models binary data (0 or 1), got {bad.size} other "
-                f"values (e.g. {bad.ravel()[0]:g}); binarise the pixels first (a Bernoulli draw "
-                "with the grey level as probability, or a threshold)"
+                f"values (e.g. {bad.ravel()[0]:g}); binarise the pixels first "
+                "(tfflows.data.binarization.binarize; tfflows.train(..., augment='binarize') "
+                "draws them afresh each epoch)"
             )
         if self.likelihood == "discretized_logistic" and a.size and (a.min() < 0 or a.max() > 1):
             raise ValueError(

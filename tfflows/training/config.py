@@ -99,8 +99,8 @@ class TrainConfig:
         if xla not in (True, False, "auto"):
             raise ValueError(f'xla must be True, False, "auto", "on" or "off", got {self.xla!r}')
         self.xla = xla
-        if self.augment not in (None, "flip"):
-            raise ValueError(f'augment must be None or "flip", got {self.augment!r}')
+        if self.augment not in (None, "flip", "binarize"):
+            raise ValueError(f'augment must be None, "flip" or "binarize", got {self.augment!r}')
         if self.validation_every is not None and self.validation_every < 2:
             raise ValueError(f"validation_every must be >= 2, got {self.validation_every}")
         if self.patience is not None and self.validation_every is None:

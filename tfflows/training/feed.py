@@ -5,6 +5,7 @@ import pathlib
 
 import numpy as np
 
+from tfflows.data.binarization import binarize, grey_levels
 from tfflows.data.sources import Splits, load_source
 from tfflows.training.batches import BatchOrder, flip_horizontally
 from tfflows.training.selection import carve_validation
@@ -61,14 +62,21 @@ class DataFeed:
       batch_size: the global batch.
       seed: data order and flips.
       validation_every: hold out every k-th training example (see `selection.py`).
-      augment: None or "flip" (images mirrored left-right with probability 1/2).
+      augment: None, "flip" (images mirrored left-right with probability 1/2) or
+        "binarize" (grey levels drawn as 0/1 pixels, afresh for every example each epoch:
+        `tfflows.data.binarization.binarize`; the test split is used as it is).
     """
 
     def __init__(self, model, splits, batch_size, seed=0, validation_every=None, augment=None):
         shape = model.data_shape
         train_x = fit_shape(splits.train_x, shape, "training")
         self.test_x = fit_shape(splits.test_x, shape, "test")
-        model.check_data(train_x, name="training data")
+        if augment == "binarize":
+            grey_levels(train_x, "training data")
+            train_x_seen = binarize(train_x[:64], seed)
+        else:
+            train_x_seen = train_x
+        model.check_data(train_x_seen, name="training data")
         if self.test_x is not None and len(self.test_x):
             model.check_data(self.test_x, name="test data")
         conditional = model.condition_shape is not None
@@ -83,6 +91,8 @@ class DataFeed:
         self.train_x, self.train_y, self.val_x, self.val_y = carve_validation(
             train_x, train_y, validation_every
         )
+        if augment == "binarize" and self.val_x is not None:
+            self.val_x = binarize(self.val_x, seed)  # static: the same every evaluation
         if augment == "flip" and len(shape) != 3:
             raise ValueError(f"augment='flip' is for images (H, W, C); the data has {shape}")
         self.augment, self.seed = augment, seed
@@ -98,6 +108,8 @@ class DataFeed:
         x = self.train_x[idx]
         if self.augment == "flip":
             x = flip_horizontally(x, self.seed, step)
+        elif self.augment == "binarize":
+            x = binarize(x, self.seed, step // self.steps_per_epoch, ids=idx)
         return x, (None if self.train_y is None else self.train_y[idx])
 
     def test(self, limit=None):
