@@ -264,6 +264,7 @@ def test_config_round_trip_and_keras_file_give_equal_elbos(posterior, tmp_path):
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(loaded.elbo(X, labels, seed=9).numpy(), want, rtol=1e-6)
     assert isinstance(build_model("vae", input_shape=(6,), latent_dim=2), VAE)
+    assert tfflows.models.for_data("vae", X, latent_dim=2).data_shape == (6,)
 
 
 def train_vae(out_dir, steps):

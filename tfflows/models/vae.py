@@ -197,6 +197,13 @@ class VAE(TermsTraining, keras.Model):
         self.term_trackers = {k: keras.metrics.Mean(name=k) for k in ("reconstruction", "kl")}
         self.built = True
 
+    @classmethod
+    def for_data(cls, x, **overrides) -> "VAE":
+        """A VAE for examples like `x` [N, ...] (latent_dim defaults to 32)."""
+        if np.ndim(x) < 2:
+            raise ValueError(f"a VAE needs a batch of examples [N, ...], got shape {np.shape(x)}")
+        return cls.from_shape(tuple(np.shape(x)[1:]), **overrides)
+
     @property
     def pixel_log_scale(self):
         """[D] log-scales of the Gaussian or logistic pixels (None for Bernoulli)."""
