@@ -26,7 +26,7 @@ setup(
     package_dir={"tfflows.zoo_presets": "zoo"},
     package_data={
         "tfflows.zoo_presets": [
-            "*/preset.json",
+            "*/*.json",
             "*/*.weights.h5",
             "*/*.md",
             "*/*.png",
