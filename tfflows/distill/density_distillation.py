@@ -190,6 +190,15 @@ class DensityDistillation(TermsTraining, keras.Model):
         return None
 
     # ----------------------------------------------------------------- Keras
+    def compile(self, optimizer=None, jit_compile="auto", **kwargs):
+        """As Keras' `compile`, with `jit_compile="auto"` meaning off: under `fit` the batch
+        axis is dynamic, and XLA cannot carry a dynamic axis through the power loss's RFFT
+        ("Asked to propagate a dynamic dimension ... not implemented"). `tfflows.train`
+        feeds whole batches and chooses XLA on its own."""
+        if jit_compile == "auto":
+            jit_compile = False
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
     def _trained_variables(self):
         return self.student.trainable_variables
 
