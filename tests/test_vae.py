@@ -282,6 +282,10 @@ def test_a_three_step_run_resumes_with_its_kl_warm_up(tmp_path):
     assert abs(float(first.model.beta()) - 0.3) < 1e-6
     test = first.summary["test"]
     assert {"reconstruction", "kl", "negative_elbo"} <= set(test)
+    # Scored on -ELBO with the full KL, not on the warm-up's loss (beta = 0.3 here).
+    assert test["nll"] == pytest.approx(test["negative_elbo"], rel=1e-6)
+    assert test["negative_elbo"] == pytest.approx(test["reconstruction"] + test["kl"], rel=1e-5)
+    assert test["kl"] > 0.1
     resumed = train_vae(tmp_path / "run", 5).model
     straight = train_vae(tmp_path / "straight", 5).model
     assert float(resumed.update_count.numpy()) == 5.0
@@ -302,3 +306,23 @@ def test_the_loss_traces_to_the_eager_values_and_compiles_under_xla(posterior):
     for name in ("reconstruction", "kl", "loss"):
         np.testing.assert_allclose(graph[name].numpy(), eager[name].numpy(), rtol=1e-5, atol=1e-5)
         assert compiled[name].shape == (5,) and np.all(np.isfinite(compiled[name].numpy()))
+
+
+def test_keras_evaluate_scores_the_full_negative_elbo_during_warm_up():
+    model = tiny("diagonal", warmup_steps=100)
+    model.compile(optimizer="adam")
+    assert float(model.beta()) == 0.0
+    logs = model.evaluate(X, batch_size=len(X), verbose=0, return_dict=True)
+    terms = model.loss_terms(X, seed=tf.constant([0, 0]))
+    np.testing.assert_allclose(
+        logs["nll"], float(tf.reduce_mean(terms["negative_elbo"])), rtol=1e-5
+    )
+
+
+def test_an_input_shape_that_the_data_contradicts_is_refused_by_name():
+    from tfflows import models
+
+    data = np.tile(X, (2, 1))
+    assert models.for_data("vae", data, input_shape=[6]).data_shape == (6,)
+    with pytest.raises(ValueError, match="input_shape=.*examples have shape \\(6,\\)"):
+        models.for_data("vae", data, input_shape=[28, 28, 1])

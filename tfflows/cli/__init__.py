@@ -132,7 +132,7 @@ def _add_train(sub):
     p.add_argument(
         "model",
         help='family ("glow", "realnvp", "nice", "maf", "iaf", "planar", "videoflow", '
-        '"wavenet"), a zoo '
+        '"wavenet", "vae"), a zoo '
         "preset to fine-tune, or a model JSON file",
     )
     p.add_argument("--data", required=True, help=_DATA_HELP)

@@ -89,4 +89,12 @@ def family(name: str) -> type:
 
 def for_data(name: str, x, **overrides):
     """A fresh model of family `name` for data like `x` (see `FlowModel.for_data`)."""
+    if "input_shape" in overrides and hasattr(x, "shape"):
+        given = overrides.pop("input_shape")
+        shape = tuple(int(d) for d in x.shape[1:])
+        if not hasattr(given, "__iter__") or tuple(given) != shape:
+            raise ValueError(
+                f"input_shape={given!r} does not match the data, whose examples have shape "
+                f"{shape}; leave input_shape out: it comes from the data"
+            )
     return family(name).for_data(x, **overrides)

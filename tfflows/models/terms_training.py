@@ -10,13 +10,16 @@ class TermsTraining(KerasTraining):
     and a Mean tracker per logged part in `self.term_trackers`: `fit` and `evaluate` log
     each part's mean next to `nll` (the "loss" part) and `bits_per_dim`.
 
-    Subclasses may override `_trained_variables` (what the optimizer updates) and
+    `evaluate` scores the part named by `evaluation_term` ("loss" unless a subclass says
+    otherwise). Subclasses may override `_trained_variables` (what the optimizer updates) and
     `_after_update` (run after each update, e.g. a step counter).
     """
 
     @property
     def metrics(self):
         return [self.nll_tracker, self.bpd_tracker, *self.term_trackers.values()]
+
+    evaluation_term = "loss"
 
     def _trained_variables(self):
         return self.trainable_variables
@@ -38,11 +41,12 @@ class TermsTraining(KerasTraining):
 
     def test_step(self, data):
         x, c = self._unpack(data)
-        return self._logs(self.loss_terms(x, c, seed=tf.constant([0, 0])))
+        terms = self.loss_terms(x, c, seed=tf.constant([0, 0]))
+        return self._logs(terms, terms[self.evaluation_term])
 
-    def _logs(self, terms):
+    def _logs(self, terms, score=None):
         for name, tracker in self.term_trackers.items():
             tracker.update_state(terms[name])
-        logs = self._update_metrics(terms["loss"])
+        logs = self._update_metrics(terms["loss"] if score is None else score)
         logs.update({name: t.result() for name, t in self.term_trackers.items()})
         return logs

@@ -105,6 +105,9 @@ class VAE(TermsTraining, keras.Model):
     """
 
     max_eval_batch = 500
+    # Evaluations (tfflows.train's test and validation scores, `evaluate`) report -ELBO
+    # with the full KL: the warm-up's weighted loss would flatter a young model.
+    evaluation_term = "negative_elbo"
 
     def __init__(
         self,

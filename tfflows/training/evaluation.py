@@ -19,7 +19,9 @@ def _scorer(model):
             if terms is None:
                 return {"nll": model.nll(xb, cb, seed=seed)}
             out = dict(terms(xb, cb, seed=seed))
-            return {"nll": out.pop("loss"), **out}
+            score = out[getattr(model, "evaluation_term", "loss")]
+            out.pop("loss")
+            return {"nll": score, **out}
 
         _SCORERS[model] = score
     return _SCORERS[model]
@@ -31,7 +33,9 @@ def evaluate_model(model, x, y=None, batch_size: int = 500) -> dict:
 
     A model whose loss has parts (`loss_terms(x, condition, seed)`: a dict of [N] values,
     its "loss" being `nll`; the distillation's KL, penalty and power) gets each part's mean
-    under its own key as well.
+    under its own key as well. Its score ("nll") is the part named by the model's
+    `evaluation_term` ("loss" by default; a VAE's is the unweighted -ELBO, whatever its KL
+    warm-up's weight is now).
     """
     score = _scorer(model)
     parts = {}
