@@ -270,7 +270,7 @@ def _sample(args):
     import numpy as np
 
     from tfflows.plotting import save_image_grid
-    from tfflows.zoo.registry import is_video
+    from tfflows.zoo.registry import is_vae, is_video
 
     model, _ = zoo_or_run(args.model)
     if is_video(model):
@@ -281,6 +281,8 @@ def _sample(args):
     model = getattr(model, "student", model)  # a distillation run samples its student
     if tuple(model.data_shape) == (None,):
         return _sample_audio(model, args)
+    if is_vae(model):
+        return _sample_vae(model, args)
     if args.length is not None or args.condition is not None:
         raise ValueError("--length and --condition are for audio models")
     x = model.sample(args.n, temperature=args.temperature, seed=args.seed)
@@ -289,6 +291,39 @@ def _sample(args):
     else:
         columns = int(np.ceil(np.sqrt(args.n)))
         save_image_grid(np.asarray(model.to_uint8(x)), args.out, columns=columns, scale=2)
+    print(args.out)
+    return 0
+
+
+def _labels(model, args):
+    """Labels for n draws of a conditional model: --condition for all, else 0, 1, 2, ..."""
+    import numpy as np
+
+    if model.num_classes is None:
+        if args.condition is not None:
+            raise ValueError(f"{args.model} is unconditional: drop --condition")
+        return None
+    if args.condition is None:
+        return np.arange(args.n) % model.num_classes
+    return np.full(args.n, args.condition)
+
+
+def _sample_vae(model, args):
+    """A VAE's draws: the decoder's pixel probabilities (or means) at z ~ N(0, T^2 I), as a
+    PNG grid of grey levels, or as a .npy array."""
+    import numpy as np
+
+    from tfflows.plotting import save_image_grid
+
+    if args.length is not None:
+        raise ValueError("--length is for audio models")
+    x = np.asarray(model.sample(args.n, _labels(model, args), args.seed, args.temperature))
+    if args.out.lower().endswith(".npy"):
+        np.save(args.out, x)
+    else:
+        columns = 10 if model.num_classes == 10 else int(np.ceil(np.sqrt(args.n)))
+        images = np.round(255 * x).astype(np.uint8)
+        save_image_grid(images, args.out, columns=columns, scale=2)
     print(args.out)
     return 0
 
@@ -303,12 +338,7 @@ def _sample_audio(model, args):
     if args.n < 1:
         raise ValueError(f"--n must be >= 1 for an audio model, got {args.n}")
     length = args.length or model.sample_rate
-    condition = None
-    if model.num_classes is not None:
-        labels = np.arange(args.n) % model.num_classes
-        condition = labels if args.condition is None else np.full(args.n, args.condition)
-    elif args.condition is not None:
-        raise ValueError(f"{args.model} is unconditional: drop --condition")
+    condition = _labels(model, args)
     clips = np.asarray(model.sample(args.n, length, args.seed, condition, args.temperature))
     gap = np.zeros((len(clips), model.sample_rate // 4))
     save_wav(args.out, np.concatenate([clips, gap], axis=1).reshape(-1), model.sample_rate)
@@ -396,7 +426,9 @@ def _add_zoo_commands(sub):
     )
     p.add_argument("--length", type=_positive, help="audio models: samples per clip (1 s)")
     p.add_argument(
-        "--condition", type=int, help="audio models with labels: the label (default: 0, 1, ...)"
+        "--condition",
+        type=int,
+        help="audio models and VAEs with labels: the label (default: 0, 1, ...)",
     )
     p.set_defaults(func=_sample)
     p = sub.add_parser(

@@ -20,7 +20,8 @@ otherwise. *`images` (uint8) only for discrete models. A conditional model takes
 for `sample`, one condition per sample). Only TensorFlow ops are in the graph: the export
 runs in TF Serving's C++ loader with no Python, TFP or tfflows. A video model (`VideoFlow`)
 gets the signatures of `video_signatures.py` (log_prob, bits_per_dim, predict_frames, encode,
-decode of videos) instead.
+decode of videos) instead, an audio model those of `audio_signatures.py`, a VAE those of
+`vae_signatures.py` (elbo, log_likelihood, sample, encode, decode).
 
 One request is capped, so a client cannot make the server allocate without bound: `sample`
 answers at most `max_samples` samples, the other signatures at most `max_batch` examples
@@ -59,6 +60,12 @@ from tfflows.export.checks import (
     shape_checked,
     track_variables,
 )
+from tfflows.export.vae_signatures import (
+    MAX_IMPORTANCE_SAMPLES,
+    VAE_SIGNATURES,
+    is_vae,
+    vae_serving_module,
+)
 from tfflows.export.video_signatures import MAX_FRAMES, VIDEO_SIGNATURES, video_serving_module
 
 SIGNATURES = ("serving_default", "log_prob", "bits_per_dim", "sample", "encode", "decode")
@@ -88,6 +95,8 @@ def signature_names(model) -> tuple:
     (`audio_signature_names`) or `SIGNATURES`; serving_default is the second one's."""
     if is_audio_model(model):
         return audio_signature_names(model)
+    if is_vae(model):
+        return VAE_SIGNATURES
     return VIDEO_SIGNATURES if is_video_model(model) else SIGNATURES
 
 
@@ -97,6 +106,7 @@ def serving_module(
     max_batch: int = MAX_BATCH,
     max_frames: int = MAX_FRAMES,
     max_audio: int = MAX_AUDIO,
+    max_importance_samples: int = MAX_IMPORTANCE_SAMPLES,
 ) -> tf.Module:
     """A `tf.Module` holding the model's variables and one `tf.function` per signature
     (`signature_names(model)`; a video model gets `video_serving_module`'s).
@@ -112,6 +122,8 @@ def serving_module(
         return video_serving_module(model, max_batch=max_batch, max_frames=max_frames)
     if is_audio_model(model):
         return audio_serving_module(model, max_batch=max_batch, max_audio=max_audio)
+    if is_vae(model):
+        return vae_serving_module(model, max_batch, max_samples, max_importance_samples)
     module = tf.Module()
     track_variables(module, model)
     discrete = model.num_bits is not None
@@ -250,6 +262,7 @@ def export_saved_model(
     max_batch: int = MAX_BATCH,
     max_frames: int = MAX_FRAMES,
     max_audio: int = MAX_AUDIO,
+    max_importance_samples: int = MAX_IMPORTANCE_SAMPLES,
 ) -> pathlib.Path:
     """Writes `model` as `base_dir/<name>/<version>/` and returns that path.
 
@@ -268,13 +281,20 @@ def export_saved_model(
     frames of one request (every video's, the predicted ones included); `max_samples`
     concerns `sample` only, which a video model does not have. An audio model (`WaveNet`,
     `ParallelWaveNet`) gets the signatures of `tfflows.export.audio_signatures`, and
-    `max_audio` caps the samples of one request.
+    `max_audio` caps the samples of one request. A VAE gets the signatures of
+    `tfflows.export.vae_signatures`; `max_importance_samples` caps `log_likelihood`'s
+    samples per example.
     """
     name = _check_name(model.name if name is None else name, default=name is None)
     if version is not None:
         version = check_count(version, "version", high=2**63 - 1)
     module = serving_module(
-        model, max_samples, max_batch=max_batch, max_frames=max_frames, max_audio=max_audio
+        model,
+        max_samples,
+        max_batch=max_batch,
+        max_frames=max_frames,
+        max_audio=max_audio,
+        max_importance_samples=max_importance_samples,
     )
     model_dir = pathlib.Path(base_dir) / name
     model_dir.mkdir(parents=True, exist_ok=True)

@@ -387,24 +387,35 @@ class VAE(TermsTraining, keras.Model):
 
         The K samples run in chunks of at most `max_rows` (samples x examples) decoder rows,
         combined by a running logsumexp, so K = 5000 on MNIST needs no more memory than a
-        batch. Chunk j uses the stateless seed (seed, j).
+        batch. Chunk j uses the stateless seed (seed, j). Inside a graph (the exported
+        signature) `num_samples` may be a scalar int32 tensor; the chunks and the draws are
+        the same, so the export returns what Python returns.
         """
-        k = arguments.count(num_samples, "num_samples")
+        if tf.is_tensor(num_samples) and not tf.executing_eagerly():
+            k = tf.cast(num_samples, tf.int32)
+        else:
+            k = arguments.count(num_samples, "num_samples")
         rows = arguments.count(max_rows, "max_rows")
         x_flat, c = self._inputs(x, condition)
-        n = int(x_flat.shape[0])
-        if n == 0:
+        n = tf.shape(x_flat)[0]
+        if x_flat.shape[0] == 0:
             return tf.zeros([0])
-        per_chunk = max(1, rows // n)
+        per_chunk = tf.maximum(1, rows // tf.maximum(n, 1))
+        chunks = (k + per_chunk - 1) // per_chunk
         base = _seed(seed)
         if base is None:
             base = tf.random.uniform([2], 0, 2**31 - 1, dtype=tf.int64)
-        total = tf.fill([n], -np.inf)
-        for j, start in enumerate(range(0, k, per_chunk)):
-            s = min(per_chunk, k - start)
-            w = self._log_weights(x_flat, c, s, tf.stack([base[0] + base[1], j]))
-            total = tf.reduce_logsumexp(tf.stack([total, tf.reduce_logsumexp(w, 0)]), 0)
-        return total - math.log(k)
+
+        def step(j, total):
+            s = tf.minimum(per_chunk, k - j * per_chunk)
+            chunk_seed = tf.stack([base[0] + base[1], tf.cast(j, tf.int64)])
+            w = self._log_weights(x_flat, c, s, chunk_seed)
+            return j + 1, tf.reduce_logsumexp(tf.stack([total, tf.reduce_logsumexp(w, 0)]), 0)
+
+        _, total = tf.while_loop(
+            lambda j, _: j < chunks, step, [tf.constant(0), tf.fill([n], -np.inf)]
+        )
+        return total - tf.math.log(tf.cast(k, tf.float32))
 
     @tf.function(reduce_retracing=True)
     def _log_weights(self, x_flat, c, samples, seed):

@@ -19,6 +19,10 @@ For an audio model (WaveNet, ParallelWaveNet) it writes `samples.wav` and their 
 `samples.png` instead (a clip per label); a distillation run (`DensityDistillation`) is
 published as its student, with the student's weights alone.
 
+For a VAE it writes `samples.png` (pixel probabilities of 64 draws, or a row of draws per
+label for a conditional VAE); its check holds the ELBO of its own samples. `--best` publishes
+the run's best weights on its validation split (`best.weights.h5`, with best.json's numbers).
+
 For a video model (VideoFlow) it writes `predictions.gif` instead of a sample grid: for 4
 held-out videos, a row each: the true video, then 5 futures sampled from its context frames
 at `--predict-temperature` (default 0.7), seed 0; and `predictions.png`, the same videos as
@@ -59,6 +63,7 @@ from tfflows.zoo.registry import (
     encode_batch,
     get,
     is_audio,
+    is_vae,
     is_video,
 )
 from tfflows.zoo.weights import sha256_file
@@ -96,6 +101,8 @@ def default_check_kind(model: FlowModel) -> str:
         return "stochastic_shapes"
     if is_audio(model):
         return "samples" if hasattr(model, "gaussians") else "student_samples"
+    if is_vae(model):
+        return "samples"
     return "samples" if model.num_bits is not None and len(model.data_shape) == 3 else "normal"
 
 
@@ -117,6 +124,8 @@ def compute_check(
     entry = {"kind": kind, "n": n, "seed": seed}
     if is_audio(model):
         return _audio_check(model, entry, temperature)
+    if is_vae(model):
+        return _vae_check(model, entry, kind, temperature)
     if kind == "stochastic_shapes":
         num_frames = num_frames or model.context_frames + CHECK_PREDICTED_FRAMES
         entry["num_frames"] = num_frames
@@ -159,6 +168,39 @@ def _audio_check(model, entry, temperature):
         raise ValueError(f"the audio check batch has a non-finite log_prob {values}")
     entry["log_prob"] = [float(v) for v in values]
     return entry
+
+
+def _vae_check(model, entry, kind, temperature):
+    """A VAE's check entry: its own samples (binary for a Bernoulli VAE; labels 0, 1, ...
+    for a conditional one) and their ELBO at the entry's seed (see `tfflows.zoo.registry`)."""
+    if kind != "samples":
+        raise ValueError(f'a VAE\'s check kind is "samples", not {kind!r}')
+    n = entry["n"]
+    labels = None if model.num_classes is None else np.arange(n) % model.num_classes
+    probs = np.asarray(model.sample(n, labels, seed=entry["seed"], temperature=temperature))
+    batch = (probs > 0.5).astype(np.uint8) if model.likelihood == "bernoulli" else probs
+    entry.update(temperature=temperature, **encode_batch(batch))
+    if labels is not None:
+        entry["labels"] = [int(v) for v in labels]
+    values = check_values(model, entry)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"the VAE's check batch has a non-finite ELBO {values}")
+    entry["log_prob"] = [float(v) for v in values]
+    return entry
+
+
+def save_vae_samples(model, target: pathlib.Path) -> None:
+    """`samples.png`: the decoder's pixel probabilities at z ~ N(0, I), seed 0: 8 x 8 draws,
+    or for a conditional VAE a row per label, 10 draws each."""
+    from tfflows.plotting import save_image_grid
+
+    if model.num_classes is None:
+        probs, columns = model.sample(64, seed=0), 8
+    else:
+        labels = np.repeat(np.arange(model.num_classes), 10)
+        probs, columns = model.sample(len(labels), labels, seed=0), 10
+    images = np.round(255 * np.asarray(probs)).astype(np.uint8)
+    save_image_grid(images, target / "samples.png", columns=columns, scale=2)
 
 
 def refresh_check(
@@ -206,6 +248,7 @@ def publish(
     predict_data: str | None = None,
     predict_frames: int | None = None,
     predict_temperature: float = predictions.TEMPERATURE,
+    weights: str = "model.weights.h5",
 ) -> pathlib.Path:
     """Writes `zoo_dir/<name>/` from the run in `run_dir` (see the module doc); returns the
     folder. `zoo_dir` (default `./zoo`) must be a zoo folder (see `zoo_folder`).
@@ -218,14 +261,21 @@ def publish(
     student: its KL to the teacher) from its TensorBoard logs into `curve.png`,
     against epochs if `steps_per_epoch` is given, else against steps.
     `predict_data`, `predict_frames`, `predict_temperature`: the pictures of a video model's
-    predictions (see the module doc)."""
+    predictions (see the module doc).
+    `weights`: the run's weights file to publish: "model.weights.h5" (the final ones) or
+    "best.weights.h5" (the best on the validation split; metrics then default to best.json's
+    test and validation numbers and its step)."""
     zoo_dir = zoo_folder(zoo_dir)
     run = pathlib.Path(run_dir)
     config = json.loads((run / "model.json").read_text())
     if overrides:
         config = {**config, "config": {**config["config"], **overrides}}
     model = build_model(config)
-    model.load_weights(run / "model.weights.h5")
+    if weights not in ("model.weights.h5", "best.weights.h5"):
+        raise ValueError(
+            f'weights must be "model.weights.h5" or "best.weights.h5", got {weights!r}'
+        )
+    model.load_weights(run / weights)
     student = getattr(model, "student", None)  # a distillation run publishes its student
     if student is not None:
         model, config = student, model_config(student)
@@ -238,10 +288,20 @@ def publish(
     if student is not None:
         model.save_weights(target / "model.weights.h5")
     else:
-        shutil.copyfile(run / "model.weights.h5", target / "model.weights.h5")
+        shutil.copyfile(run / weights, target / "model.weights.h5")
     summary = (
         json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     )
+    if weights == "best.weights.h5":
+        best = json.loads((run / "best.json").read_text())
+        summary = {
+            "test": best.get("test"),
+            "validation": best["validation"],
+            "steps": best["step"],
+        }
+    found = {"test": summary.get("test"), "steps": summary.get("steps")}
+    if "validation" in summary:
+        found["validation"] = summary["validation"]
     spec = {
         "name": name,
         "description": description,
@@ -252,7 +312,7 @@ def publish(
             "sha256": sha256_file(target / "model.weights.h5"),
             "url": None,
         },
-        "metrics": metrics or {"test": summary.get("test"), "steps": summary.get("steps")},
+        "metrics": metrics or found,
         "check": check,
         "data": data,
         "license": license,
@@ -270,6 +330,8 @@ def publish(
         )
     elif is_audio(model):
         save_audio_samples(model, target)
+    elif is_vae(model):
+        save_vae_samples(model, target)
     elif model.num_bits is not None and len(model.data_shape) == 3:
         from tfflows.plotting import save_image_grid
 
@@ -289,10 +351,10 @@ def publish(
 
 def curve_tag(model, distilled: bool) -> str:
     """The test scalar a card's curve shows: a student's KL to its teacher, an audio model's
-    NLL in nats per sample, else bits/dim."""
+    NLL in nats per sample, a VAE's -ELBO in nats per image, else bits/dim."""
     if distilled:
         return "test/kl"
-    return "test/nll" if is_audio(model) else "test/bits_per_dim"
+    return "test/nll" if is_audio(model) or is_vae(model) else "test/bits_per_dim"
 
 
 def save_audio_samples(model, target: pathlib.Path, seconds: float = 1.0) -> None:
@@ -366,6 +428,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--steps-per-epoch", type=int, help="with --curve: plot against epochs")
     parser.add_argument(
+        "--best",
+        action="store_true",
+        help="publish the run's best weights on its validation split (best.weights.h5)",
+    )
+    parser.add_argument(
         "--predict-data",
         metavar="SOURCE",
         help="video models: the data source whose first test videos predictions.gif shows "
@@ -425,6 +492,7 @@ def main(argv: list[str] | None = None) -> None:
             predict_data=args.predict_data,
             predict_frames=args.predict_frames,
             predict_temperature=args.predict_temperature,
+            weights="best.weights.h5" if args.best else "model.weights.h5",
         )
     )
 

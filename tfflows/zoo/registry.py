@@ -29,6 +29,9 @@ those values changed by 3e-5 relative with the machine's load). `check_inputs` r
       the preset's measured numbers were taken on those pictures.
   {"kind": "pixels", ...}: uniform random uint8 pixels; read for old presets, no longer
       written (far outside the data).
+VAE presets: "samples" holds the VAE's own samples made binary (pixel probabilities > 0.5,
+uint8) for a Bernoulli VAE, with "labels" for a conditional one, and "log_prob" holds their
+ELBO at the stateless seed `seed` (a VAE has no exact log_prob: `check_values` says so).
 Audio presets: a WaveNet's check is "samples" (its own clips, float32 [n, length]) with
 "labels" (one per clip) for a model with `num_classes`; a Parallel WaveNet student's is
   {"kind": "student_samples", "n", "length", "seed", "labels", "log_prob"}: the log-density
@@ -110,8 +113,16 @@ def check_condition(check) -> np.ndarray | None:
     return None if labels is None else np.asarray(labels, np.int32)
 
 
+def is_vae(model) -> bool:
+    """Whether `model` is a VAE (scored by its ELBO, not an exact log_prob)."""
+    return callable(getattr(model, "elbo", None)) and hasattr(model, "latent_dim")
+
+
 def check_values(model, check) -> np.ndarray:
-    """What a check entry's "log_prob" holds, recomputed from `model`."""
+    """What a check entry's "log_prob" holds, recomputed from `model` (a VAE's ELBO)."""
+    if is_vae(model):
+        x = check_inputs(model, check)
+        return np.asarray(model.elbo(x, check_condition(check), seed=check["seed"]))
     if check["kind"] == "student_samples":
         _, log_prob = model.sample_and_log_prob(
             check["n"], check["length"], check["seed"], check_condition(check)
