@@ -212,6 +212,8 @@ def test_refresh_check_of_a_video_preset_keeps_its_kind_and_frames(video_zoo, tm
 def test_unknown_name_lists_the_available_ones():
     with pytest.raises(ValueError, match=r"unknown zoo model 'glow_imagenet'.*maf_moons"):
         zoo.load("glow_imagenet")
+    with pytest.raises(ValueError, match=r"'glow_celebA'; did you mean 'glow_celeba'\?"):
+        zoo.load("glow_celebA")
 
 
 def test_a_tampered_file_is_refused_before_loading(tmp_path):

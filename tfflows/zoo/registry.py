@@ -94,7 +94,13 @@ def names():
 def get(name):
     presets = _all()
     if name not in presets:
-        raise ValueError(f"unknown zoo model {name!r}; available: {', '.join(sorted(presets))}")
+        from tfflows.hints import did_you_mean
+
+        raise ValueError(
+            f"unknown zoo model {name!r}"
+            + did_you_mean(str(name), presets, "{!r}")
+            + f"; available: {', '.join(sorted(presets))}"
+        )
     return presets[name]
 
 
