@@ -121,6 +121,22 @@ def test_a_damaged_folder_resumes_from_the_newest_readable_checkpoint_exactly(
     assert state.model_checkpoint_path.endswith("ckpt-12")
 
 
+def test_a_relative_out_folder_resumes_with_no_warning(
+    eight_steps, twelve_steps, tmp_path, monkeypatch, capsys
+):
+    """`--out runs/x` (relative): TF's state file names its checkpoints relative to the
+    folder, which was once joined twice and every checkpoint reported unreadable."""
+    shutil.copytree(eight_steps, tmp_path / "runs" / "x")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    result = train(glow(), X, out_dir="runs/x", steps=12, **SETTINGS)
+    err = capsys.readouterr().err
+    assert "cannot be restored" not in err and "warning" not in err.lower(), err
+    assert result.summary["resumed_from"] == os.path.join("runs", "x", "checkpoints", "ckpt-8")
+    for got, want in zip(weights(result.model), twelve_steps, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 def digest(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 

@@ -47,7 +47,12 @@ def read_state(directory: str | os.PathLike) -> tuple[list[str], str | None]:
     listed = [*state.all_model_checkpoint_paths, state.model_checkpoint_path]
     newest_first = []
     for name in reversed(listed):
-        prefix = os.path.join(directory, name)
+        # TF has already joined a relative name to the folder as given: a relative folder
+        # must not be joined twice (runs/x/checkpoints/runs/x/checkpoints/ckpt-3).
+        inside = pathlib.Path(name).parent == directory
+        prefix = (
+            str(directory / pathlib.Path(name).name) if inside else os.path.join(directory, name)
+        )
         if prefix not in newest_first:
             newest_first.append(prefix)
     return newest_first, None
