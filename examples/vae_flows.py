@@ -9,8 +9,10 @@ model is scored on the statically binarised test digits: -ELBO and the importanc
 NLL (nats per digit; lower is better). The gap between them is what the posterior misses
 of the true one: a richer q(z|x) closes part of it. `--cvae` also trains the conditional
 VAE, draws each digit on demand and infers the labels of test digits from the images
-(`VAE.classify`). Pictures: `OUT/samples_<posterior>.png`, `OUT/reconstructions.png`
-(test digits, then each model's reconstruction) and `OUT/cvae_digits.png`.
+(`VAE.classify`); after a minute or two its label steers the digit less well than the zoo's
+`cvae_mnist` (40 epochs), whose draws are classified as the label asked for 95.4% of the
+time. Pictures: `OUT/samples_<posterior>.png`, `OUT/reconstructions.png` (test digits, then
+each model's reconstruction) and `OUT/cvae_digits.png`.
 
 The zoo's entries (`vae_mnist_<posterior>`, `cvae_mnist`) are these models trained
 longer (zoo/recipes/vae_mnist.py).
@@ -43,7 +45,8 @@ def make(posterior: str, num_classes=None) -> VAE:
 
 def fit(model: VAE, splits, minutes: float, out: pathlib.Path, labels: bool = False):
     settings = dict(batch_size=100, steps=100_000, max_minutes=minutes, augment="binarize")
-    settings.update(test_examples=1000, out_dir=str(out), xla=False, samples=0)
+    # resume=False: a second run of the example starts over instead of continuing the first.
+    settings.update(test_examples=1000, out_dir=str(out), xla=False, samples=0, resume=False)
     if labels:
         data, test = (splits.train_x, splits.train_y), (splits.test_x, splits.test_y)
         return tfflows.train(model, data, test, **settings)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tfflows
+from tfflows import data
 from tfflows.data import load_source
 from tfflows.data.binarization import binarize
 from tfflows.models import VAE
@@ -58,6 +59,11 @@ def test_the_source_binarises_the_test_split_once_with_its_seed(tiny_mnist):
     assert splits.test_x.shape == (6, 4, 4, 1) and set(np.unique(splits.test_x)) <= {0.0, 1.0}
     again = load_source(f"binarized_mnist:path={tiny_mnist},seed=5")
     np.testing.assert_array_equal(again.test_x, splits.test_x)
+    by_function = data.binarized_mnist(tiny_mnist, seed=5)
+    np.testing.assert_array_equal(by_function.test_x, splits.test_x)
+    np.testing.assert_array_equal(by_function.train_x, splits.train_x)
+    other_seed = data.binarized_mnist(tiny_mnist, seed=6).test_x
+    assert not np.array_equal(other_seed, splits.test_x)
     assert len(splits.test_y) == 6
     with pytest.raises(ValueError, match="path="):
         load_source("binarized_mnist:seed=1")

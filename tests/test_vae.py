@@ -3,6 +3,7 @@ independent computation with an autodiff log-det, importance sampling against a 
 log p(x), flow posteriors against the diagonal one on a non-Gaussian posterior, the
 conditional VAE, bad input, saving, and training under tfflows.train with a resume."""
 
+import json
 import math
 
 import keras
@@ -231,6 +232,17 @@ def test_bad_input_is_refused_with_a_clear_message():
     logistic = VAE((6,), 2, likelihood="discretized_logistic", hidden_units=(4,))
     with pytest.raises(ValueError, match="k/255"):
         logistic.elbo(np.full((2, 6), 2.0, np.float32))
+    gaussian = VAE((6,), 2, likelihood="gaussian", hidden_units=(4,))
+    for pixels in (np.full((2, 6), 200, np.uint8), tf.constant(np.full((2, 6), 200, np.int32))):
+        with pytest.raises(ValueError, match="Gaussian VAE models real values.*255"):
+            gaussian.elbo(pixels)
+        with pytest.raises(ValueError, match="Gaussian VAE models real values"):
+            gaussian.fit(pixels, verbose=0)
+    assert np.isfinite(gaussian.elbo(np.full((2, 6), 0.5, np.float32)).numpy()).all()
+    z_and_log_q = model.encode(X, seed=0)
+    with pytest.raises(ValueError, match=r"encode returns \(z, log_q\)"):
+        model.decode(z_and_log_q)
+    np.testing.assert_allclose(model.decode(z_and_log_q[0]), model.reconstruct(X, seed=0))
     with pytest.raises(ValueError, match="posterior must be one of"):
         VAE((6,), 2, posterior="radial")
     with pytest.raises(ValueError, match="likelihood must be one of"):
@@ -326,3 +338,18 @@ def test_an_input_shape_that_the_data_contradicts_is_refused_by_name():
     assert models.for_data("vae", data, input_shape=[6]).data_shape == (6,)
     with pytest.raises(ValueError, match="input_shape=.*examples have shape \\(6,\\)"):
         models.for_data("vae", data, input_shape=[28, 28, 1])
+
+
+def test_cli_eval_refuses_grey_levels_instead_of_scoring_nan(tmp_path, capsys):
+    from tfflows.cli import main
+
+    run = tmp_path / "run"
+    train_vae(run, 2)
+    grey = np.random.default_rng(0).random((10, 6)).astype(np.float32)
+    np.savez(tmp_path / "grey.npz", x_train=grey, x_test=grey)
+    np.savez(tmp_path / "binary.npz", x_train=X, x_test=X)
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data", str(tmp_path / "grey.npz")]) != 0
+    assert "a Bernoulli VAE models binary data" in capsys.readouterr().err
+    assert main(["eval", str(run), "--data", str(tmp_path / "binary.npz")]) == 0
+    assert np.isfinite(json.loads(capsys.readouterr().out)["negative_elbo"])

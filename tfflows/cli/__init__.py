@@ -243,6 +243,7 @@ def _export(args):
         max_batch=args.max_batch,
         max_frames=args.max_frames,
         max_audio=args.max_audio,
+        max_importance_samples=args.max_importance_samples,
     )
     print(path)
     return 0
@@ -351,6 +352,7 @@ def _eval(args):
 
     from tfflows.training import evaluate_model
     from tfflows.training.feed import fit_shape
+    from tfflows.zoo.registry import is_vae
 
     model, _ = zoo_or_run(args.model)
     if not hasattr(model, "nll"):  # a Parallel WaveNet student
@@ -363,7 +365,24 @@ def _eval(args):
     x = x[: args.examples] if args.examples else x
     # Images flattened for vector models (and back); a video model's any frame count.
     x = fit_shape(x, model.data_shape, args.split)
+    if model.condition_shape is not None and y is None:
+        raise ValueError(
+            f"{args.model} is conditional, but the {args.split} split of {args.data} has no "
+            "labels (y): give data with labels"
+        )
     c = None if model.condition_shape is None else y[: len(x)]
+    if is_vae(model):
+        # Checked here: the compiled evaluation cannot raise, it would score NaN.
+        hint = (
+            " (binarized_mnist's train split is grey levels: it is binarised afresh each "
+            "epoch in training; evaluate the test split, which is binarised once)"
+            if args.data.startswith("binarized_mnist") and args.split == "train"
+            else ""
+        )
+        try:
+            x = model.check_data(x, name=f"the {args.split} split")
+        except ValueError as error:
+            raise ValueError(f"{error}{hint}") from None
     # Audio models cap their evaluation batch (500 long clips do not fit in memory).
     batch = min(args.batch_size, getattr(model, "max_eval_batch", args.batch_size))
     result = evaluate_model(model, x, c, batch_size=batch)
@@ -506,6 +525,12 @@ def _add_export(sub):
         default=160_000,
         help="largest number of audio samples in one request to an audio model (n * length)",
     )
+    p.add_argument(
+        "--max-importance-samples",
+        type=int,
+        default=5000,
+        help="a VAE's log_likelihood: largest num_samples per example in one request",
+    )
     p.set_defaults(func=_export)
 
 
@@ -574,7 +599,8 @@ _DEBUG_HELP = "on an error, show the Python traceback instead of a one-line mess
 _DATA_HELP = (
     "file.npz, an image folder, tfds:NAME, generated videos "
     "(stochastic_shapes:num_videos=N,num_frames=T,size=S,... or moving_mnist:path=mnist.npz,...)"
-    ", or spoken digits (fsdd:path=fsdd.npz,length=4096)"
+    ", spoken digits (fsdd:path=fsdd.npz,length=4096), or binarised MNIST for a VAE "
+    "(binarized_mnist:path=mnist.npz)"
 )
 
 

@@ -7,6 +7,7 @@
   (`stochastic_shapes`), Moving MNIST (`moving_mnist`), and `video_source` specs -> `Splits`.
 - `audio`: the Free Spoken Digit Dataset as fixed-length float32 clips (`fsdd`), WAV files
   (`save_wav`, `load_wav`).
+- `binarization`: binarised grey levels for Bernoulli VAEs (`binarize`, `binarized_mnist`).
 - `toy_data`: 2-D toy data sets (two moons, rings); `energies`: the 2-D targets U1..U4 of
   variational inference (Rezende & Mohamed 2015) and their log Z.
 
@@ -15,6 +16,7 @@ Loaders yield data as data sets store it (uint8 images, optional integer labels)
 """
 
 from tfflows.data.audio import fsdd, load_wav, save_wav
+from tfflows.data.binarization import binarize, binarized_mnist
 from tfflows.data.pipelines import from_image_folder, from_numpy, from_tfds
 from tfflows.data.quantization import dequantize, reduce_bits, to_uint8
 from tfflows.data.sources import Splits, load_npz, load_source, split_every
@@ -24,6 +26,8 @@ from tfflows.data.video import moving_mnist, stochastic_shapes, video_source
 
 __all__ = [
     "Splits",
+    "binarize",
+    "binarized_mnist",
     "check_array",
     "dequantize",
     "from_image_folder",

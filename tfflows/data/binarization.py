@@ -73,3 +73,12 @@ def binarized_mnist_source(spec: str) -> Splits:
         arrays.get("y_test"),
         f"binarized MNIST: train dynamically binarised, test statically (seed {seed})",
     )
+
+
+def binarized_mnist(path, seed: int = 0) -> Splits:
+    """MNIST from `path` (an .npz with x_train, x_test and optionally y_train, y_test) for a
+    Bernoulli VAE: `train_x` the grey levels, uint8 [N, 28, 28, 1] (binarise them afresh
+    each epoch: `tfflows.train(..., augment="binarize")`, or `binarize(x, epoch=e)` for
+    Keras `fit`), `test_x` statically binarised with `seed`, float32 0/1. The same as the
+    data source `binarized_mnist:path=...,seed=...`."""
+    return binarized_mnist_source(f"binarized_mnist:path={path},seed={int(seed)}")

@@ -242,6 +242,7 @@ class VAE(TermsTraining, keras.Model):
                 "(tfflows.data.binarization.binarize; tfflows.train(..., augment='binarize') "
                 "draws them afresh each epoch)"
             )
+        self._refuse_integers(np.asarray(x).dtype, name)
         if self.likelihood == "discretized_logistic" and a.size and (a.min() < 0 or a.max() > 1):
             raise ValueError(
                 f"{name}: the discretized logistic models pixels k/255 in [0, 1], got values "
@@ -249,8 +250,16 @@ class VAE(TermsTraining, keras.Model):
             )
         return a.astype(np.float32)
 
+    def _refuse_integers(self, dtype, name="x"):
+        if self.likelihood == "gaussian" and tf.as_dtype(dtype).is_integer:
+            raise ValueError(
+                f"{name}: a Gaussian VAE models real values (its samples are in [0, 1]), got "
+                "integers; divide 8-bit pixels by 255"
+            )
+
     def _checked_batch(self, x):
         """A batch as float32 with graph checks (shape now; values by assertion)."""
+        self._refuse_integers(x.dtype if tf.is_tensor(x) else np.asarray(x).dtype)
         x = tf.cast(x, tf.float32)
         _check_shape(tuple(x.shape), self.data_shape, "x")
         if tf.executing_eagerly():
@@ -322,6 +331,8 @@ class VAE(TermsTraining, keras.Model):
 
     def decode(self, z, condition=None):
         """Pixel probabilities (Bernoulli) or means [N, *input_shape] of p(x|z)."""
+        if isinstance(z, tuple | list) and len(z) == 2 and np.ndim(z[1]) == 1:
+            raise ValueError("decode takes z [N, L]; encode returns (z, log_q): pass encode(x)[0]")
         z = tf.convert_to_tensor(z, tf.float32)
         if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
             raise ValueError(f"decode takes z [N, {self.latent_dim}], got shape {z.shape}")
@@ -330,7 +341,7 @@ class VAE(TermsTraining, keras.Model):
         return tf.reshape(out, [-1, *self.data_shape])
 
     def reconstruct(self, x, condition=None, seed=None):
-        """decode(encode(x)): the probabilities or means of p(x|z) at a posterior draw."""
+        """decode(encode(x)[0]): the probabilities or means of p(x|z) at a posterior draw."""
         return self.decode(self.encode(x, condition, seed)[0], condition)
 
     def sample(self, n, condition=None, seed=None, temperature=1.0):
