@@ -119,11 +119,12 @@ def test_every_check_batch_is_in_distribution(preset_name):
     batch = check_inputs(model, check)
     if is_vae(model):
         # Its own samples made binary, with an ELBO between 0 and 1 bit per pixel (1 is a
-        # coin flip per pixel) and strokes in every digit.
+        # coin flip per pixel) and a stroke in every digit (at least 16 lit pixels: a thin
+        # 1 at temperature 0.5 has 23 of 784).
         assert check["kind"] == "samples" and batch.dtype == np.uint8 and batch.max() == 1
         bits = -np.asarray(check["log_prob"]) / (model.event_size * np.log(2.0))
         assert np.all((bits > 0) & (bits < 1)), bits
-        assert np.all(batch.reshape(len(batch), -1).mean(axis=1) > 0.05)
+        assert np.all(batch.reshape(len(batch), -1).sum(axis=1) >= 16)
     elif is_video(model):
         assert check["kind"] == "stochastic_shapes" and batch.dtype == np.uint8
         assert batch.shape == (check["n"], check["num_frames"], *model.data_shape[1:])
