@@ -243,6 +243,8 @@ def test_bad_input_is_refused_with_a_clear_message():
     with pytest.raises(ValueError, match=r"encode returns \(z, log_q\)"):
         model.decode(z_and_log_q)
     np.testing.assert_allclose(model.decode(z_and_log_q[0]), model.reconstruct(X, seed=0))
+    two_latents = [[0.0, 0.5, -0.5], [0.1, 0.2, 0.3]]  # a list of 2 rows is a batch, not (z, log_q)
+    np.testing.assert_allclose(model.decode(two_latents), model.decode(np.array(two_latents)))
     with pytest.raises(ValueError, match="posterior must be one of"):
         VAE((6,), 2, posterior="radial")
     with pytest.raises(ValueError, match="likelihood must be one of"):

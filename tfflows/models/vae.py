@@ -331,7 +331,7 @@ class VAE(TermsTraining, keras.Model):
 
     def decode(self, z, condition=None):
         """Pixel probabilities (Bernoulli) or means [N, *input_shape] of p(x|z)."""
-        if isinstance(z, tuple | list) and len(z) == 2 and np.ndim(z[1]) == 1:
+        if isinstance(z, tuple) and len(z) == 2 and np.ndim(z[0]) == 2 and np.ndim(z[1]) == 1:
             raise ValueError("decode takes z [N, L]; encode returns (z, log_q): pass encode(x)[0]")
         z = tf.convert_to_tensor(z, tf.float32)
         if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
