@@ -2,13 +2,22 @@
 
     pip install .[bench]          # torch (CPU), normflows, nflows, zuko
     python -m bench.compare [--workloads glow32,realnvp2d,maf8,iaf8] [--repeats 5]
-                            [--seconds 1.0] [--out bench/results]
+                            [--seconds 1.0] [--mode isolated|inprocess] [--threads N]
+                            [--baseline CHECKOUT] [--out bench/results]
 
 For each workload (see bench/workloads.py) and each measure (train steps/s; log_prob and
 sample examples/s), every runner is warmed up (tracing, compilation, ActNorm's first batch),
 then timed in interleaved rounds: round r times every runner once, so a slow spell of the
 machine hits them all. Each timing runs as many calls as fill about --seconds; the figure
-is the median over --repeats rounds. Peak resident memory of training is measured in a
+is the median over --repeats rounds.
+
+By default (`--mode isolated`) every library and variant runs in a worker process of its own
+(bench/worker.py) with the same thread settings, started and warmed up one at a time, and
+the rounds alternate their order; the table gives each ratio over the forward and over the
+reversed rounds, so a verdict that depends on the order shows. `--mode inprocess` runs all
+runners in this one process, as before issue 18: one library's thread pools can slow the
+next. `--baseline` also times another checkout's tfflows in the same rounds (before and
+after a change, in one session). Peak resident memory of training is measured in a
 fresh process per runner (VmHWM after warm-up and 5 steps), since a process's peak
 cannot be reset. Writes compare.json (every repetition) and compare.md (the table).
 
@@ -31,6 +40,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MEASURES = {"train": "steps/s", "log_prob": "examples/s", "sample": "examples/s"}
+REPO = pathlib.Path(__file__).resolve().parent.parent
 TF_VARIANTS = ("traced", "xla")
 PEERS = ("tfp", "normflows", "nflows", "zuko")
 
@@ -155,6 +165,146 @@ def measure_workload(workload, libraries, repeats, seconds, log):
     return rows, skipped
 
 
+class Worker:
+    """A runner in a process of its own (bench/worker.py), timed on request."""
+
+    def __init__(
+        self, library, variant, workload, data_path, threads, seconds, log_dir, tfflows_path=""
+    ):
+        from bench.worker import PREFIX
+
+        self.library, self.variant, self.prefix = library, variant, PREFIX
+        command = [
+            sys.executable,
+            "-m",
+            "bench.worker",
+            "--library",
+            library.split("@")[0],
+            "--variant",
+            variant,
+            "--workload",
+            workload,
+            "--data",
+            data_path,
+            "--threads",
+            str(threads),
+            "--seconds",
+            str(seconds),
+        ]
+        if tfflows_path:
+            command += ["--tfflows-path", tfflows_path]
+        self.log = pathlib.Path(log_dir) / f"{workload}_{library}_{variant}.log".replace("@", "_")
+        self.proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log.open("w"),
+            text=True,
+            cwd=REPO,
+        )
+        self.ready = self.read()
+        self.measures = self.ready.get("measures", [])
+
+    def read(self):
+        for line in self.proc.stdout:
+            if line.startswith(self.prefix):
+                return json.loads(line[len(self.prefix) :])
+        tail = self.log.read_text()[-2000:]
+        raise RuntimeError(f"{self.library}/{self.variant} worker exited:\n{tail}")
+
+    def time(self, measure):
+        self.proc.stdin.write(json.dumps({"time": measure}) + "\n")
+        self.proc.stdin.flush()
+        return self.read()["rate"]
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(json.dumps({"exit": True}) + "\n")
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            self.proc.wait(timeout=60)
+
+
+def measure_workload_isolated(workload, libraries, repeats, seconds, threads, log, baseline=""):
+    """Every (library, variant) in its own worker process with the same thread settings,
+    started and warmed up one at a time, then timed in rounds that alternate their order
+    (forward in even rounds, reversed in odd ones), so that neither a slow spell nor a
+    position in the round favours one library."""
+    import tempfile
+
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="tfflows_bench_"))
+    data_path = str(tmp / "data.npy")
+    np_save(data_path, workload.data())
+    specs = [(lib, v, "") for lib in libraries for v in variants(lib)]
+    if baseline:
+        specs += [("tfflows@before", v, baseline) for v in variants("tfflows")]
+    specs += [("sgemm", "tf", "")] + ([("sgemm", "torch", "")] if available("normflows") else [])
+    workers, skipped = [], {}
+    try:
+        for library, variant, path in specs:
+            if library in skipped:
+                continue
+            w = Worker(library, variant, workload.name, data_path, threads, seconds, tmp, path)
+            if "error" in w.ready:
+                w.close()
+                if not w.ready.get("unsupported"):
+                    raise RuntimeError(f"{library}/{variant}: {w.ready['error']}")
+                skipped[library] = w.ready["error"].split(": ", 1)[-1]
+                continue
+            workers.append(w)
+            log(
+                f"  {workload.name}: {library}/{variant} ready ({w.ready['params']:,} "
+                f"parameters, {w.ready['setup_seconds']:.0f} s to build and warm up)"
+            )
+        rates = {(w.library, w.variant, m): [] for w in workers for m in w.measures}
+        orders = []
+        for i in range(repeats):
+            orders.append("forward" if i % 2 == 0 else "reverse")
+            for w in workers if i % 2 == 0 else workers[::-1]:
+                for m in w.measures:
+                    rates[(w.library, w.variant, m)].append(w.time(m))
+            log(f"  {workload.name}: round {i + 1}/{repeats} ({orders[-1]}) done")
+    finally:
+        for w in workers:
+            w.close()
+    rows = []
+    for w in workers:
+        for m in w.measures:
+            key = (w.library, w.variant, m)
+            gemm = w.library == "sgemm"
+            rows.append(
+                {
+                    "library": w.library,
+                    "variant": w.variant,
+                    "measure": m,
+                    "unit": "GFLOP/s" if gemm else MEASURES[m],
+                    "median": statistics.median(rates[key]),
+                    "all": rates[key],
+                    "orders": orders,
+                    "calls_per_timing": w.ready["calls"][m],
+                    "setup_seconds": w.ready["setup_seconds"],
+                    **(
+                        {}
+                        if gemm
+                        else {
+                            "parameters": w.ready["params"],
+                            "gflops": statistics.median(rates[key]) * workload.flops(m) / 1e9,
+                            "tfflows_path": w.ready["tfflows"],
+                        }
+                    ),
+                }
+            )
+    return rows, skipped
+
+
+def np_save(path, array):
+    import numpy as np
+
+    np.save(path, array)
+
+
 def peak_memory(library, variant, workload_name):
     """Peak RSS (MB) of a fresh process that builds the runner and trains 5 steps."""
     code = (
@@ -185,11 +335,51 @@ def best(rows, library, measure):
     return max(mine, key=lambda r: r["median"]) if mine else None
 
 
+def _ratio(ours, top):
+    """ours / top: the ratio of medians, the range of the per-round ratios (each round
+    times both within seconds) and, when rounds alternated their order, the median ratio
+    of the forward and of the reversed rounds: a verdict that holds either way round."""
+    rounds = [a / b for a, b in zip(ours["all"], top["all"], strict=True)]
+    text = f"{ours['median'] / top['median']:.2f}x ({min(rounds):.2f}-{max(rounds):.2f})"
+    orders = ours.get("orders")
+    if orders and len(set(orders)) == 2:
+        by = {
+            o: statistics.median(r for r, o2 in zip(rounds, orders, strict=True) if o2 == o)
+            for o in ("forward", "reverse")
+        }
+        text += f"; fwd {by['forward']:.2f}x, rev {by['reverse']:.2f}x"
+    return text
+
+
+def before_after(results):
+    """The tfflows@before rows (`--baseline`, another checkout measured in the same rounds)
+    against the current code's: one line per workload and measure."""
+    lines = [
+        "| workload | measure | before | after | after / before (range; by order) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, res in results.items():
+        for m, unit in MEASURES.items():
+            old, new = best(res["rows"], "tfflows@before", m), best(res["rows"], "tfflows", m)
+            if old and new:
+                lines.append(
+                    f"| {name} | {m} {unit} | {old['median']:,.2f} ({old['variant']}) | "
+                    f"{new['median']:,.2f} ({new['variant']}) | {_ratio(new, old)} |"
+                )
+    return lines if len(lines) > 2 else []
+
+
 def table(results, meta):
+    how = (
+        f"each library in its own process, {meta.get('threads')} threads each, rounds "
+        "alternating their order"
+        if meta.get("mode") == "isolated"
+        else "all in one process"
+    )
     lines = [
         f"tfflows vs peers ({meta['date']}, {meta['machine']}; TF {meta['tensorflow']}, "
         f"TFP {meta['tfp']}, torch {meta.get('torch', '-')}; median of {meta['repeats']} "
-        "interleaved rounds)",
+        f"interleaved rounds, {how})",
         "",
         "| workload | measure | tfflows | best peer | tfflows / best peer (range over rounds) | "
         "GFLOP/s tfflows, best peer (% of sgemm) | " + " | ".join(PEERS) + " |",
@@ -238,11 +428,7 @@ def table(results, meta):
 
             ratio = "-"
             if ours and top:
-                # Per-round ratios show the spread: each round times both within seconds.
-                rounds = [a / b for a, b in zip(ours["all"], top["all"], strict=True)]
-                ratio = (
-                    f"{ours['median'] / top['median']:.2f}x ({min(rounds):.2f}-{max(rounds):.2f})"
-                )
+                ratio = _ratio(ours, top)
             lines.append(
                 f"| {name} | {m} {unit} | {fmt(ours)} | {top['library'] if top else '-'} "
                 f"| {ratio} | {flop_rate(ours)}, {flop_rate(top)} | "
@@ -259,6 +445,14 @@ def table(results, meta):
         for lib, why in res["skipped"].items():
             params.append(f"{name}: {lib} skipped ({why})")
     lines += ["", "Parameters: " + "; ".join(params) + "."]
+    changes = before_after(results)
+    if changes:
+        lines += [
+            "",
+            f"Before and after, measured in the same rounds (before: {meta.get('baseline')}):",
+            "",
+            *changes,
+        ]
     if sgemm_lines:
         lines += [
             "",
@@ -278,6 +472,21 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.0, help="per timing")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument(
+        "--mode",
+        choices=("isolated", "inprocess"),
+        default="isolated",
+        help="isolated: every library and variant in a worker process of its own (default); "
+        "inprocess: all in this process",
+    )
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="isolated mode")
+    parser.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        default="",
+        help="isolated mode: also time the tfflows of another checkout (e.g. a git worktree "
+        "of the commit before a change) in the same rounds",
+    )
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--table", metavar="JSON", help="only rewrite the table of a results file")
     args = parser.parse_args()
@@ -304,6 +513,9 @@ def main():
         "tensorflow": tf.__version__,
         "tfp": tfp.__version__,
         "repeats": args.repeats,
+        "mode": args.mode,
+        "threads": args.threads if args.mode == "isolated" else None,
+        "baseline": args.baseline or None,
         "seconds_per_timing": args.seconds,
         "libraries": libraries,
     }
@@ -316,10 +528,15 @@ def main():
     results = {}
     for name in args.workloads.split(","):
         workload = WORKLOADS[name]
-        rows, skipped = measure_workload(workload, libraries, args.repeats, args.seconds, log)
+        if args.mode == "isolated":
+            rows, skipped = measure_workload_isolated(
+                workload, libraries, args.repeats, args.seconds, args.threads, log, args.baseline
+            )
+        else:
+            rows, skipped = measure_workload(workload, libraries, args.repeats, args.seconds, log)
         memory = {}
         if not args.no_memory:
-            for library in {r["library"] for r in rows} - {"sgemm"}:
+            for library in {r["library"] for r in rows} - {"sgemm", "tfflows@before"}:
                 variant = best(rows, library, "train")["variant"]
                 memory[library] = peak_memory(library, variant, name)
                 log(f"  {name}: {library}/{variant} peak RSS {memory[library]} MB")
@@ -331,6 +548,8 @@ def main():
         if set(args.workloads.split(",")) == set(WORKLOADS)
         else ("compare_" + "_".join(args.workloads.split(",")))
     )
+    stem += "_inprocess" if args.mode == "inprocess" else ""
+    stem += "_before_after" if args.baseline else ""
     (out / f"{stem}.json").write_text(json.dumps({**meta, "results": results}, indent=2))
     text = table(results, meta)
     (out / f"{stem}.md").write_text(text)

@@ -11,13 +11,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from bench.runner import Runner
+
 tfb, tfd = tfp.bijectors, tfp.distributions
-
-
-class Runner:
-    def __init__(self, library, variant, params, measures, note=""):
-        self.library, self.variant, self.params = library, variant, int(params)
-        self.measures, self.note = measures, note
 
 
 def _cycle(x, batch):

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.runners_tf import Runner
+from bench.runner import Runner
 
-torch.set_num_threads(os.cpu_count())
+# bench/worker.py sets OMP_NUM_THREADS to the thread count every library gets.
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
 
 
 class Unsupported(Exception):

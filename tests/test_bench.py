@@ -126,3 +126,46 @@ def test_audio_bench_samplers_draw_the_same_clips_and_count_flops():
     layers = 3 * 2  # 3 per cycle, 2 cycles
     per_layer = 2 * 4 * 6 + 3 * 9 + 6 * 2
     assert wavenet_flops_per_sample(model.net) == 2 * (2 * 4 + layers * per_layer + 25 + 10)
+
+
+def test_isolated_worker_answers_and_keeps_to_its_framework(tmp_path):
+    """bench.compare's isolated mode: a worker process builds its runner, warms it up and
+    times on request; a TensorFlow worker never imports PyTorch (nor the other way round),
+    so no library's thread pools are awake while another one is timed."""
+    from bench.compare import Worker
+
+    workload = WORKLOADS["realnvp2d"]
+    data = tmp_path / "data.npy"
+    np.save(data, small(workload))
+    kinds = [("tfflows", "traced", "tensorflow_imported", "torch_imported")]
+    if TORCH:
+        kinds.append(("zuko", "eager", "torch_imported", "tensorflow_imported"))
+    for library, variant, mine, other in kinds:
+        w = Worker(library, variant, "realnvp2d", str(data), 1, 0.01, tmp_path)
+        try:
+            assert w.ready["ready"] and w.ready[mine] and not w.ready[other], w.ready
+            assert w.ready["params"] == 8 * (128 + 128 + 128 * 128 + 128 + 128 * 2 + 2)
+            assert set(w.measures) == {"train", "log_prob", "sample"}
+            assert all(n >= 2 for n in w.ready["calls"].values())
+            rate = w.time("log_prob")
+            assert np.isfinite(rate) and rate > 0
+        finally:
+            w.close()
+        assert w.proc.returncode == 0
+
+
+def test_ratio_reports_each_order_of_the_rounds_and_before_after_pairs_rows():
+    from bench.compare import _ratio, before_after
+
+    ours = {"median": 12.0, "all": [10.0, 12.0, 14.0, 12.0], "orders": ["forward", "reverse"] * 2}
+    peer = {"median": 10.0, "all": [10.0, 10.0, 10.0, 8.0]}
+    # Rounds 1, 3 forward: 1.0, 1.4 (median 1.2); rounds 2, 4 reversed: 1.2, 1.5 (1.35).
+    assert _ratio(ours, peer) == "1.20x (1.00-1.50); fwd 1.20x, rev 1.35x"
+    assert _ratio({**ours, "orders": None}, peer) == "1.20x (1.00-1.50)"
+    rows = [
+        {"library": "tfflows", "variant": "xla", "measure": "train", **ours},
+        {"library": "tfflows@before", "variant": "traced", "measure": "train", **peer},
+    ]
+    lines = before_after({"glow32": {"rows": rows}})
+    assert lines[2].startswith("| glow32 | train steps/s | 10.00 (traced) | 12.00 (xla) | 1.20x")
+    assert before_after({"glow32": {"rows": rows[:1]}}) == []
