@@ -169,7 +169,16 @@ class Worker:
     """A runner in a process of its own (bench/worker.py), timed on request."""
 
     def __init__(
-        self, library, variant, workload, data_path, threads, seconds, log_dir, tfflows_path=""
+        self,
+        library,
+        variant,
+        workload,
+        data_path,
+        threads,
+        seconds,
+        log_dir,
+        tfflows_path="",
+        extra=(),
     ):
         from bench.worker import PREFIX
 
@@ -193,7 +202,10 @@ class Worker:
         ]
         if tfflows_path:
             command += ["--tfflows-path", tfflows_path]
-        self.log = pathlib.Path(log_dir) / f"{workload}_{library}_{variant}.log".replace("@", "_")
+        command += list(extra)  # e.g. --batch 8 --measures train (bench/scaling.py)
+        tag = "_".join(extra).replace("-", "")
+        name = f"{workload}_{library}_{variant}{'_' + tag if tag else ''}.log"
+        self.log = pathlib.Path(log_dir) / name.replace("@", "_").replace(",", "_")
         self.proc = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -216,6 +228,11 @@ class Worker:
         self.proc.stdin.write(json.dumps({"time": measure}) + "\n")
         self.proc.stdin.flush()
         return self.read()["rate"]
+
+    def ask(self, request):
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        return self.read()
 
     def close(self):
         if self.proc.poll() is None:

@@ -39,7 +39,10 @@ def _family(workload):
     from bench.workloads import GLOW32, MADE8, REALNVP2D
 
     return {
-        "glow32": ("glow", GLOW32),
+        "glow32": (
+            "glow",
+            {**GLOW32, "levels": workload.levels, "hidden_channels": workload.hidden},
+        ),
         "realnvp2d": ("realnvp", REALNVP2D),
         "maf8": ("maf", MADE8),
         "iaf8": ("iaf", MADE8),
@@ -119,11 +122,11 @@ def tfflows_runner(workload, variant, x):
 
 def _tfp_glow(workload):
     def coupling(input_shape):
-        return tfb.GlowDefaultNetwork(input_shape, num_hidden=128)
+        return tfb.GlowDefaultNetwork(input_shape, num_hidden=workload.hidden)
 
     glow = tfb.Glow(
         output_shape=workload.shape,
-        num_glow_blocks=3,
+        num_glow_blocks=workload.levels,
         num_steps_per_block=8,
         coupling_bijector_fn=coupling,
         exit_bijector_fn=tfb.GlowDefaultExitNetwork,

@@ -90,12 +90,14 @@ def _runner(library, workload, x, model, log_prob, sample):
 def _normflows_glow(workload):
     import normflows as nf
 
-    levels, steps = 3, 8
+    levels, steps = workload.levels, 8
     c, h, w = workload.shape[2], workload.shape[0], workload.shape[1]
     q0, merges, flows = [], [], []
     for i in range(levels):
         flows_ = [
-            nf.flows.GlowBlock(c * 2 ** (levels + 1 - i), 128, split_mode="channel", scale=True)
+            nf.flows.GlowBlock(
+                c * 2 ** (levels + 1 - i), workload.hidden, split_mode="channel", scale=True
+            )
             for _ in range(steps)
         ]
         flows_ += [nf.flows.Squeeze()]

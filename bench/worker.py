@@ -12,6 +12,7 @@ picks per measure a number of calls that fills about --seconds, and says so. The
 answers one JSON request per line:
 
     {"time": "log_prob"}  ->  {"rate": examples (or steps) per second over one timing}
+    {"memory": true}      ->  {"peak_mb": the process's peak resident memory so far}
     {"exit": true}
 
 Replies are lines starting with `@@bench ` on stdout, so that whatever a library prints
@@ -79,14 +80,17 @@ class _Sgemm:
             self.measures = {"gemm": lambda: torch.mm(ta, tb)}
 
 
-def build_runner(library: str, variant: str, workload_name: str, data_path: str):
+def build_runner(library: str, variant: str, workload_name: str, data_path: str, **changes):
+    """(runner, workload); `changes` replace fields of the workload (batch, levels, hidden)."""
+    import dataclasses
+
     import numpy as np
 
     from bench.workloads import WORKLOADS
 
     if library == "sgemm":
         return _Sgemm(variant), None
-    workload = WORKLOADS[workload_name]
+    workload = dataclasses.replace(WORKLOADS[workload_name], **changes)
     # The coordinator made the data (toy data comes from tfflows, which imports TF).
     x = np.load(data_path) if data_path else workload.data()
     if uses_tensorflow(library, variant):
@@ -96,6 +100,14 @@ def build_runner(library: str, variant: str, workload_name: str, data_path: str)
     from bench.runners_torch import TORCH_RUNNERS
 
     return TORCH_RUNNERS[library](workload, x), workload
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM; not ru_maxrss, which Linux carries over
+    from a parent across fork and exec)."""
+    with open("/proc/self/status") as status:
+        hwm = next(line for line in status if line.startswith("VmHWM"))
+    return int(hwm.split()[1]) / 1024
 
 
 def _reply(obj) -> None:
@@ -116,7 +128,12 @@ def serve(args) -> None:
     t0 = time.perf_counter()
     set_threads(args.library, args.variant, args.threads)
     try:
-        runner, workload = build_runner(args.library, args.variant, args.workload, args.data)
+        changes = {k: getattr(args, k) for k in ("batch", "levels", "hidden") if getattr(args, k)}
+        runner, workload = build_runner(
+            args.library, args.variant, args.workload, args.data, **changes
+        )
+        if args.measures:
+            runner.measures = {m: runner.measures[m] for m in args.measures.split(",")}
     except Exception as e:  # the coordinator records why and goes on without this runner
         _reply(
             {"error": f"{type(e).__name__}: {e}", "unsupported": type(e).__name__ == "Unsupported"}
@@ -148,6 +165,9 @@ def serve(args) -> None:
         request = json.loads(line)
         if request.get("exit"):
             break
+        if request.get("memory"):
+            _reply({"peak_mb": peak_rss_mb()})
+            continue
         m = request["time"]
         fn, n = runner.measures[m], calls[m]
         t1 = time.perf_counter()
@@ -165,6 +185,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--tfflows-path", default="")
     parser.add_argument("--data", default="", help=".npy of the workload's data")
+    parser.add_argument("--measures", default="", help="only these, comma-separated")
+    for field in ("batch", "levels", "hidden"):
+        parser.add_argument(f"--{field}", type=int, default=0, help="change the workload")
     args = parser.parse_args()
     apply_threads(args.threads)
     serve(args)

@@ -22,6 +22,9 @@ class Workload:
     shape: tuple
     batch: int
     discrete: bool  # 8-bit images (dequantized in the training step)
+    # glow32 only, varied by bench/scaling.py: levels of 8 steps, coupling channels.
+    levels: int = 3
+    hidden: int = 128
 
     def flops(self, measure):
         """FLOPs (2 per multiply-add) of the networks' dense and convolution layers per unit
@@ -29,7 +32,7 @@ class Workload:
         then the gradients with respect to inputs and weights: 3x the forward's).
         Elementwise work is left out, so this is a lower bound on the work done."""
         if self.name == "glow32":
-            pass_ = _glow32_forward_flops()
+            pass_ = _glow32_forward_flops(self.levels, self.hidden)
         elif self.name == "realnvp2d":
             pass_ = 8 * _mlp_flops([1, 128, 128, 2])
         else:
@@ -64,16 +67,16 @@ def _conv_flops(size, k, c_in, c_out):
     return 2 * size * size * k * k * c_in * c_out
 
 
-def _glow32_forward_flops():
+def _glow32_forward_flops(levels=3, hidden=128):
     """One 32x32x3 example through glow32: per level, 8 steps of a 1x1 convolution and a
-    coupling network (conv3x3 c/2->128, conv1x1 128->128, conv3x3 128->c), then the split
+    coupling network (conv3x3 c/2->h, conv1x1 h->h, conv3x3 h->c; h = 128), then the split
     prior (conv3x3 c/2->c) on all levels but the last."""
     total = 0
-    for level, (size, c) in enumerate([(16, 12), (8, 24), (4, 48)]):
+    for level, (size, c) in enumerate([(16, 12), (8, 24), (4, 48)][:levels]):
         step = _conv_flops(size, 1, c, c)
-        step += _conv_flops(size, 3, c // 2, 128) + _conv_flops(size, 1, 128, 128)
-        step += _conv_flops(size, 3, 128, c)
-        total += 8 * step + (_conv_flops(size, 3, c // 2, c) if level < 2 else 0)
+        step += _conv_flops(size, 3, c // 2, hidden) + _conv_flops(size, 1, hidden, hidden)
+        step += _conv_flops(size, 3, hidden, c)
+        total += 8 * step + (_conv_flops(size, 3, c // 2, c) if level < levels - 1 else 0)
     return total
 
 

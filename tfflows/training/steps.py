@@ -29,7 +29,7 @@ def gradient_function(model, strategy, global_batch, clip_norm=None, xla=False):
         return loss, grads, bad
 
     if xla:
-        loss_and_grads = tf.function(loss_and_grads, jit_compile=True)
+        loss_and_grads = tf.function(loss_and_grads, jit_compile=True, autograph=False)
 
     def replica_step(x, c, seed):
         ctx = tf.distribute.get_replica_context()
@@ -45,7 +45,7 @@ def gradient_function(model, strategy, global_batch, clip_norm=None, xla=False):
         loss, bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [loss, bad])
         return loss, bad, norm, grads
 
-    @tf.function
+    @tf.function(autograph=False)
     def grad_step(x, c, seed):
         loss, bad, norm, grads = strategy.run(replica_step, args=(x, c, seed))
         first = strategy.experimental_local_results
@@ -71,7 +71,7 @@ def apply_function(model, strategy, optimizer, average=None):
         if average is not None:
             average.update()
 
-    @tf.function
+    @tf.function(autograph=False)
     def apply_step(grads):
         strategy.run(replica_apply, args=(grads,))
 
