@@ -157,22 +157,22 @@ def child(library: str, variant: str, workload_name: str, data: str) -> None:
     {"tfflows": _tfflows, "tfp": _tfp, "normflows": _normflows}[library](workload, variant, x)
 
 
-def run_once(library: str, variant: str, workload: str, data: str, threads: int) -> dict:
-    """Seconds from starting a fresh process to the end of each stage (wall clock)."""
+def run_once(
+    library: str, variant: str, workload: str, data: str, threads: int, checkouts: dict
+) -> dict:
+    """Seconds from starting a fresh process to the end of each stage (wall clock).
+    `library` "tfflows@before" runs in the checkout `checkouts["before"]` (--baseline)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(threads)}
-    command = [
-        sys.executable,
-        "-m",
-        "bench.first_result",
-        "--child",
-        library,
-        variant,
-        workload,
-        data,
-    ]
+    name, _, where = library.partition("@")
+    command = [sys.executable, "-m", "bench.first_result", "--child", name, variant, workload]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env
+        [*command, data],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=checkouts.get(where, REPO),
+        env=env,
     )
     times = {}
     for line in proc.stdout:
@@ -214,6 +214,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--out", default="bench/results")
+    parser.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        default="",
+        help="also run the tfflows runs from another checkout (its own bench and tfflows), "
+        "as tfflows@before, in the same alternation",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -224,6 +231,10 @@ def main() -> None:
     from bench.workloads import WORKLOADS
 
     runs = [tuple(r.split("/")) for r in args.runs.split(",")]
+    checkouts = {}
+    if args.baseline:
+        checkouts["before"] = os.path.abspath(args.baseline)
+        runs += [("tfflows@before", v) for lib, v in list(runs) if lib == "tfflows"]
     try:
         __import__("normflows")
     except ImportError:
@@ -237,7 +248,7 @@ def main() -> None:
         results[name] = {f"{lib}/{v}": {s: [] for s in STAGES} for lib, v in runs}
         for r in range(args.repeats):
             for lib, v in runs if r % 2 == 0 else runs[::-1]:
-                times = run_once(lib, v, name, data, args.threads)
+                times = run_once(lib, v, name, data, args.threads, checkouts)
                 for s in STAGES:
                     results[name][f"{lib}/{v}"][s].append(times[s])
                 print(

@@ -163,6 +163,13 @@ def _add_train(sub):
         "run's first batch, so two separate runs may choose differently: pin on or off for "
         "bitwise-identical runs; a resumed run keeps its choice)",
     )
+    p.add_argument(
+        "--no-warm-start",
+        dest="warm_start",
+        action="store_false",
+        help="with --xla auto, wait for the compiled step before the first step instead of "
+        "stepping eagerly while it compiles",
+    )
     p.add_argument("--checkpoint-every", type=int, default=1000, help="steps")
     p.add_argument("--keep", dest="keep_checkpoints", type=int, default=3, help="checkpoints")
     p.add_argument(

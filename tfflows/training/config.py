@@ -28,7 +28,10 @@ class TrainConfig:
       xla: compile each replica's loss and gradient with XLA: True, False, or "auto"
         (measure both on the first batch and keep the faster; a resumed run keeps the
         choice, but two separate runs may choose differently: pin True or False for
-        bitwise-identical runs; see `Trainer.resolve_xla`).
+        bitwise-identical runs; see `Trainer.resolve_xla`). A fresh "auto" run on one
+        device runs its first steps eagerly while the step compiles (`warm_start.py`).
+      warm_start: that eager start (False: wait for the compiled step, which makes an
+        "auto" run's steps, and so its resume, independent of the machine's load).
       checkpoint_every: steps between checkpoints (plus one at every epoch end).
       keep_checkpoints: how many to keep.
       resume: continue from the newest readable checkpoint in `out_dir` (a damaged newer
@@ -63,6 +66,7 @@ class TrainConfig:
     mixed_precision: str | None = None
     strategy: str = "auto"
     xla: bool | str = "auto"
+    warm_start: bool = True
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
     resume: bool = True

@@ -35,7 +35,8 @@ from tfflows.training.interrupts import StopRequest
 from tfflows.training.lock import RunLock
 from tfflows.training.protocol import Trainable
 from tfflows.training.selection import Selection
-from tfflows.training.strategies import is_chief, make_strategy, worker_index
+from tfflows.training.strategies import is_chief, is_single_worker, make_strategy, worker_index
+from tfflows.training.warm_start import Background
 
 
 @dataclasses.dataclass
@@ -155,6 +156,9 @@ class Trainer:
         # with the state file (see `checkpoints.restore_newest_readable`).
         self.skipped_checkpoints, self.state_problem = [], None
         self._grad_fns, self._apply_fn, self._xla, self.xla_note = {}, None, None, None
+        # Warm start (see `warm_start.py`): the eager step functions while the compiled
+        # ones are built in `self._building`; `eager_steps` counts the steps they ran.
+        self._eager, self._building, self.eager_steps, self._warm_args = None, None, 0, None
         self.selection = Selection(self.out / "best.json")
         self.stopped_by_patience = False
 
@@ -237,19 +241,95 @@ class Trainer:
     def train_step(self, step):
         """One optimisation step on the global batch of `step`; returns (mean NLL of the
         data in nats, gradient norm)."""
-        if self._apply_fn is None:
-            self._xla = self.resolve_xla()
-            self._apply_fn = steps.apply_function(
-                self.model, self.strategy, self.optimizer, self.average
-            )
+        if self._apply_fn is None and self._eager is None:
+            if self.warm_start_applies():
+                self._eager = (
+                    steps.gradient_function(
+                        self.model, self.strategy, self.config.batch_size, self.config.clip_norm
+                    ).python_function,
+                    steps.apply_function(
+                        self.model, self.strategy, self.optimizer, self.average
+                    ).python_function,
+                )
+            else:
+                self._compiled_from_now()
+        elif self._building is not None and self._building.done():
+            self._advance_warm_start()
         x, c, dx, dc = self._distributed_batch(step)
         seed = tf.constant([self.config.seed, step], tf.int64)
-        loss, bad, norm, grads = self._grad_function(self._xla)(dx, dc, seed)
+        if self._eager is not None:
+            grad_fn, apply_fn = self._eager
+            self.eager_steps += 1
+        else:
+            grad_fn, apply_fn = self._grad_function(self._xla), self._apply_fn
+        loss, bad, norm, grads = grad_fn(dx, dc, seed)
         loss, bad = float(loss), float(bad)
         if not math.isfinite(loss) or bad:
             self._stop_non_finite(step, x, c, loss, bad)
-        self._apply_fn(grads)
+        apply_fn(grads)
+        if self._eager is not None and self._building is None:
+            # After the first update: the optimizer's slots exist, so building the compiled
+            # update creates no variables.
+            self._warm_args = (dx, dc, seed)
+            self._building = Background(lambda: self._build_compiled(grads))
         return loss, float(norm)
+
+    def warm_start_applies(self) -> bool:
+        """Whether this run starts with eager steps (see `warm_start.py`): `xla="auto"` and
+        `warm_start`, a fresh run (not a resume), one replica on one worker."""
+        return (
+            self.config.xla == "auto"
+            and self.config.warm_start
+            and self.step == 0
+            and self.strategy.num_replicas_in_sync == 1
+            and is_single_worker(self.strategy)
+            and not isinstance(self.strategy, tf.distribute.TPUStrategy)
+        )
+
+    def _compiled_from_now(self):
+        self._xla = self.resolve_xla()
+        self._apply_fn = steps.apply_function(
+            self.model, self.strategy, self.optimizer, self.average
+        )
+
+    def _build_compiled(self, grads):
+        """In the background thread: the gradient step without XLA traced, optimised and
+        called once on the first batch (it has no side effects), and the update traced
+        (not run)."""
+        self._grad_function(False)(*self._warm_args)
+        apply_fn = steps.apply_function(self.model, self.strategy, self.optimizer, self.average)
+        apply_fn.get_concrete_function(grads)
+        return apply_fn
+
+    def _advance_warm_start(self):
+        """Eager steps -> compiled steps without XLA while the XLA version compiles in the
+        background -> `xla="auto"`'s choice between the two (both are compiled by then, so
+        timing them takes a few steps' time)."""
+        built = self._building.result()
+        self._building = None
+        if self._eager is not None:
+            self._eager, self._apply_fn, self._xla = None, built, False
+            self._building = Background(lambda: self._grad_function(True)(*self._warm_args))
+            return
+        self._xla = self.resolve_xla()
+        note = f"the first {self.eager_steps} steps ran eagerly while the step compiled"
+        self.xla_note = f"{self.xla_note}; {note}" if self.xla_note else note
+
+    def _abandon_warm_start(self):
+        """On an error in the loop: wait for the background build without raising its own
+        error (the loop's is the one to report)."""
+        if self._building is not None:
+            try:
+                self._building.result()
+            except Exception:  # noqa: BLE001
+                pass
+            self._building = None
+
+    def finish_warm_start(self):
+        """Waits for the compiled step functions still being built (if any) and makes
+        `xla="auto"`'s choice, so the next step is the chosen compiled one."""
+        while self._building is not None:
+            self._advance_warm_start()
 
     def _stop_non_finite(self, step, x, c, loss, bad):
         seed = (self.config.seed, step)
@@ -344,9 +424,16 @@ class Trainer:
         bar = log.progress(self.total_steps, start)
         budget = None if cfg.max_minutes is None else 60.0 * cfg.max_minutes
         seconds0, wall0 = float(self.seconds.numpy()), time.perf_counter()
-        step, stopped_early, timed_from, timed_steps = self._loop(
-            log, bar, stop, start, budget, seconds0, wall0
-        )
+        try:
+            step, stopped_early, timed_from, timed_steps = self._loop(
+                log, bar, stop, start, budget, seconds0, wall0
+            )
+        except BaseException:
+            self._abandon_warm_start()
+            raise
+        # A run that ended while its step was still compiling waits for it: the XLA
+        # choice is recorded, and no thread is left running TensorFlow at exit.
+        self.finish_warm_start()
         bar.close()
         if stop.requested:
             log.message(
@@ -361,7 +448,7 @@ class Trainer:
     def _loop(self, log, bar, stop, start, budget, seconds0, wall0):
         cfg = self.config
         timed_from, timed_steps, window = None, 0, []
-        step, stopped_early = start, False
+        step, stopped_early, xla_logged = start, False, False
         if self.selection.exhausted(cfg.patience):
             log.message(f"stopped earlier: no better validation score for {cfg.patience} epochs")
             self.stopped_by_patience = True
@@ -369,12 +456,15 @@ class Trainer:
         while step < self.total_steps:
             t0 = time.perf_counter()
             loss, norm = self.train_step(step)
-            if step == start and self.xla_note:
+            if self.xla_note and not xla_logged:
                 log.message(f"XLA {'on' if self._xla else 'off'} ({self.xla_note})")
+                xla_logged = True
             step += 1
             elapsed = time.perf_counter() - wall0
             self.seconds.assign(seconds0 + elapsed)
-            if step - start > 2:  # the first steps trace and compile
+            # Steps/s counts compiled steps only: the first ones trace and compile, or run
+            # eagerly while the compiled step is built.
+            if step - start > 2 and self._eager is None:
                 timed_from = timed_from or t0
                 timed_steps += 1
             window.append(loss)
