@@ -10,7 +10,8 @@ the wall from the moment it starts the process:
 - import: the interpreter starts and imports the library (TensorFlow, PyTorch with it);
 - build: the model of the workload (bench/workloads.py) exists, with its variables;
 - log_prob: the first log-density of a batch is back (eager, as a user first calls it);
-- step: the first training step is done, tracing and compilation included.
+- step: the first training step is done, tracing and compilation included;
+- step_20: the 20th is done (so a fast first step that slows the next ones shows).
 
 Runs alternate the order of libraries from one repetition to the next; the figure is the
 median over repetitions. Writes first_result.json and first_result.md.
@@ -31,7 +32,8 @@ import sys
 import tempfile
 import time
 
-STAGES = ("import", "build", "log_prob", "step")
+STAGES = ("import", "build", "log_prob", "step", "step_20")
+MORE = 19  # steps after the first, for "step_20": a fast first step must not cost later ones
 RUNS = (
     ("tfflows", "fit"),
     ("tfflows", "trainer"),
@@ -48,6 +50,7 @@ def _event(stage: str) -> None:
 
 def _tfflows(workload, variant, x) -> None:
     import keras
+    import numpy as np
 
     from tfflows import models
     from tfflows.training import Trainer
@@ -66,6 +69,9 @@ def _tfflows(workload, variant, x) -> None:
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         model.fit(batch, batch_size=workload.batch, epochs=1, verbose=0)
         _event("step")
+        more = np.concatenate([batch] * MORE)
+        model.fit(more, batch_size=workload.batch, epochs=1, verbose=0, shuffle=False)
+        _event("step_20")
         return
     trainer = Trainer(
         models.for_data(family, x, **overrides),
@@ -80,6 +86,11 @@ def _tfflows(workload, variant, x) -> None:
     _event("log_prob")
     trainer.train_step(0)
     _event("step")
+    for s in range(1, 1 + MORE):
+        trainer.train_step(s)
+    _event("step_20")
+    # No compiling thread left at exit (a --baseline checkout may predate warm start).
+    getattr(trainer, "finish_warm_start", lambda: None)()
 
 
 def _tfp(workload, variant, x) -> None:
@@ -120,6 +131,9 @@ def _tfp(workload, variant, x) -> None:
 
     step(prepare(batch)).numpy()
     _event("step")
+    for _ in range(MORE):
+        step(prepare(batch)).numpy()
+    _event("step_20")
 
 
 def _normflows(workload, variant, x) -> None:
@@ -140,14 +154,20 @@ def _normflows(workload, variant, x) -> None:
         log_prob(xb).sum().item()
     _event("log_prob")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss = -log_prob(xb).mean()
-    loss.backward()
-    optimizer.step()
-    loss.item()
-    _event("step")
+    for i in range(1 + MORE):
+        optimizer.zero_grad(set_to_none=True)
+        loss = -log_prob(xb).mean()
+        loss.backward()
+        optimizer.step()
+        loss.item()
+        if i == 0:
+            _event("step")
+    _event("step_20")
 
 
 def child(library: str, variant: str, workload_name: str, data: str) -> None:
+    if os.environ.get("BENCH_TFFLOWS_PATH"):
+        sys.path.insert(0, os.environ["BENCH_TFFLOWS_PATH"])
     import numpy as np
 
     from bench.workloads import WORKLOADS
@@ -164,6 +184,9 @@ def run_once(
     `library` "tfflows@before" runs in the checkout `checkouts["before"]` (--baseline)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(threads)}
     name, _, where = library.partition("@")
+    if where:
+        # This harness, that checkout's tfflows (put first on the child's path).
+        env["BENCH_TFFLOWS_PATH"] = checkouts[where]
     command = [sys.executable, "-m", "bench.first_result", "--child", name, variant, workload]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -171,7 +194,7 @@ def run_once(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=checkouts.get(where, REPO),
+        cwd=REPO,
         env=env,
     )
     times = {}
@@ -191,14 +214,17 @@ def table(results: dict, meta: dict) -> str:
         f"of each stage, median of {meta['repeats']} runs, order alternated)",
         "",
         "| workload | library | import | build | first log_prob | first training step | "
-        "step / normflows' step |",
-        "|---|---|---|---|---|---|---|",
+        "20th training step | first step / normflows' | 20th step / normflows' |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in results.items():
         ref = runs.get("normflows/eager")
         for key, stages in runs.items():
             med = {s: statistics.median(stages[s]) for s in STAGES}
-            ratio = f"{med['step'] / statistics.median(ref['step']):.1f}x" if ref else "-"
+            ratio = " | ".join(
+                f"{med[s] / statistics.median(ref[s]):.1f}x" if ref else "-"
+                for s in ("step", "step_20")
+            )
             lines.append(
                 f"| {name} | {key} | "
                 + " | ".join(f"{med[s]:.1f}" for s in STAGES)
@@ -218,8 +244,8 @@ def main() -> None:
         "--baseline",
         metavar="CHECKOUT",
         default="",
-        help="also run the tfflows runs from another checkout (its own bench and tfflows), "
-        "as tfflows@before, in the same alternation",
+        help="also run the tfflows runs with another checkout's tfflows (this harness), as "
+        "tfflows@before, in the same alternation",
     )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
