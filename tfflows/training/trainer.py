@@ -159,6 +159,7 @@ class Trainer:
         # Warm start (see `warm_start.py`): the eager step functions while the compiled
         # ones are built in `self._building`; `eager_steps` counts the steps they ran.
         self._eager, self._building, self.eager_steps, self._warm_args = None, None, 0, None
+        self._xla_logged = False
         self.selection = Selection(self.out / "best.json")
         self.stopped_by_patience = False
 
@@ -219,13 +220,14 @@ class Trainer:
             )
         return self._grad_fns[xla]
 
-    def resolve_xla(self):
+    def resolve_xla(self, resuming: bool | None = None):
         """Whether each replica's loss and gradient are compiled with XLA (see
-        `tfflows.training.xla_choice.choose`); records the choice in `out_dir/xla.json`."""
+        `tfflows.training.xla_choice.choose`); records the choice in `out_dir/xla.json`.
+        `resuming` defaults to "past step 0" (a warm start decides later, as a fresh run)."""
         choice, self.xla_note = xla_choice.choose(
             self.config.xla,
             self.out / "xla.json",
-            resuming=self.step > 0,
+            resuming=self.step > 0 if resuming is None else resuming,
             strategy=self.strategy,
             measure=self._measure_xla,
             write=self.chief,
@@ -311,7 +313,8 @@ class Trainer:
             self._eager, self._apply_fn, self._xla = None, built, False
             self._building = Background(lambda: self._grad_function(True)(*self._warm_args))
             return
-        self._xla = self.resolve_xla()
+        # Warm starts only happen on fresh runs: an old xla.json in the folder is not theirs.
+        self._xla = self.resolve_xla(resuming=False)
         note = f"the first {self.eager_steps} steps ran eagerly while the step compiled"
         self.xla_note = f"{self.xla_note}; {note}" if self.xla_note else note
 
@@ -431,16 +434,19 @@ class Trainer:
         except BaseException:
             self._abandon_warm_start()
             raise
-        # A run that ended while its step was still compiling waits for it: the XLA
-        # choice is recorded, and no thread is left running TensorFlow at exit.
+        train_seconds = time.perf_counter() - (timed_from or time.perf_counter())
+        # A run that ended while its step was still compiling waits for it (not counted in
+        # steps/s): the XLA choice is recorded, and no thread is left running TensorFlow at
+        # exit (one still tracing then aborts the process).
         self.finish_warm_start()
+        if self.xla_note and not self._xla_logged:
+            log.message(f"XLA {'on' if self._xla else 'off'} ({self.xla_note})")
         bar.close()
         if stop.requested:
             log.message(
                 f"{stop.signal_name} received: stopped at step {step} with a checkpoint; "
                 "run the same command again to resume"
             )
-        train_seconds = time.perf_counter() - (timed_from or time.perf_counter())
         return self._finish(
             log, start, step, stopped_early, stop, restored, timed_steps, train_seconds
         )
@@ -448,7 +454,7 @@ class Trainer:
     def _loop(self, log, bar, stop, start, budget, seconds0, wall0):
         cfg = self.config
         timed_from, timed_steps, window = None, 0, []
-        step, stopped_early, xla_logged = start, False, False
+        step, stopped_early, self._xla_logged = start, False, False
         if self.selection.exhausted(cfg.patience):
             log.message(f"stopped earlier: no better validation score for {cfg.patience} epochs")
             self.stopped_by_patience = True
@@ -456,15 +462,15 @@ class Trainer:
         while step < self.total_steps:
             t0 = time.perf_counter()
             loss, norm = self.train_step(step)
-            if self.xla_note and not xla_logged:
+            if self.xla_note and not self._xla_logged:
                 log.message(f"XLA {'on' if self._xla else 'off'} ({self.xla_note})")
-                xla_logged = True
+                self._xla_logged = True
             step += 1
             elapsed = time.perf_counter() - wall0
             self.seconds.assign(seconds0 + elapsed)
-            # Steps/s counts compiled steps only: the first ones trace and compile, or run
-            # eagerly while the compiled step is built.
-            if step - start > 2 and self._eager is None:
+            # Steps/s leaves out the first two steps (they trace and compile, or start a
+            # warm start); eager steps of a warm start count: they are this run's pace.
+            if step - start > 2:
                 timed_from = timed_from or t0
                 timed_steps += 1
             window.append(loss)
