@@ -278,11 +278,14 @@ class Trainer:
 
     def warm_start_applies(self) -> bool:
         """Whether this run starts with eager steps (see `warm_start.py`): `xla="auto"` and
-        `warm_start`, a fresh run (not a resume), one replica on one worker."""
+        `warm_start`, a fresh run (not a resume), one replica on one worker, no GPU."""
         return (
             self.config.xla == "auto"
             and self.config.warm_start
             and self.step == 0
+            # On an accelerator the background call would hold a second step's activations
+            # beside the main thread's: CPU only until that is measured on a GPU.
+            and not tf.config.list_logical_devices("GPU")
             and self.strategy.num_replicas_in_sync == 1
             and is_single_worker(self.strategy)
             and not isinstance(self.strategy, tf.distribute.TPUStrategy)
