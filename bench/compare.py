@@ -71,22 +71,26 @@ def available(library):
         return False
 
 
-def sgemm_measures(n=1024):
-    """One n x n x n float32 matrix product in TensorFlow and (if installed) PyTorch: the
-    rate this machine's BLAS kernels reach, timed in the same rounds as the flows, so each
-    library's FLOP rate can be read against it."""
-    import tensorflow as tf
+def sgemm_measures(n=1024, frameworks=("tf", "torch")):
+    """One n x n x n float32 matrix product per framework in `frameworks` (PyTorch only if
+    installed): the rate this machine's BLAS kernels reach, timed in the same rounds as the
+    flows, so each library's FLOP rate can be read against it. Returns ({framework: call},
+    FLOPs per call); a framework not asked for is not imported."""
+    measures = {}
+    if "tf" in frameworks:
+        import tensorflow as tf
 
-    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
-    product = tf.function(lambda: tf.matmul(a, b))
-    measures = {"tf": lambda: product().numpy()}
-    try:
-        import torch
+        a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+        product = tf.function(lambda: tf.matmul(a, b))
+        measures["tf"] = lambda: product().numpy()
+    if "torch" in frameworks:
+        try:
+            import torch
 
-        ta, tb = torch.randn(n, n), torch.randn(n, n)
-        measures["torch"] = lambda: torch.mm(ta, tb)
-    except ImportError:
-        pass
+            ta, tb = torch.randn(n, n), torch.randn(n, n)
+            measures["torch"] = lambda: torch.mm(ta, tb)
+        except ImportError:
+            pass
     return measures, 2 * n**3
 
 

@@ -64,20 +64,12 @@ def set_threads(library: str, variant: str, threads: int) -> None:
 class _Sgemm:
     """A 1024x1024x1024 float32 matrix product: the rate the machine's BLAS reaches."""
 
-    def __init__(self, variant: str, n: int = 1024):
+    def __init__(self, variant: str):
+        from bench.compare import sgemm_measures
+
         self.library, self.variant, self.params, self.note = "sgemm", variant, 0, ""
-        self.gflop = 2 * n**3 / 1e9
-        if variant == "tf":
-            import tensorflow as tf
-
-            a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
-            product = tf.function(lambda: tf.matmul(a, b))
-            self.measures = {"gemm": lambda: product().numpy()}
-        else:
-            import torch
-
-            ta, tb = torch.randn(n, n), torch.randn(n, n)
-            self.measures = {"gemm": lambda: torch.mm(ta, tb)}
+        measures, flops = sgemm_measures(frameworks=(variant,))
+        self.measures, self.gflop = {"gemm": measures[variant]}, flops / 1e9
 
 
 def build_runner(library: str, variant: str, workload_name: str, data_path: str, **changes):

@@ -318,6 +318,7 @@ class Trainer:
             return
         # Warm starts only happen on fresh runs: an old xla.json in the folder is not theirs.
         self._xla = self.resolve_xla(resuming=False)
+        self._warm_args = None  # the first batch, kept for the builds
         note = f"the first {self.eager_steps} steps ran eagerly while the step compiled"
         self.xla_note = f"{self.xla_note}; {note}" if self.xla_note else note
 
