@@ -169,3 +169,22 @@ def test_ratio_reports_each_order_of_the_rounds_and_before_after_pairs_rows():
     lines = before_after({"glow32": {"rows": rows}})
     assert lines[2].startswith("| glow32 | train steps/s | 10.00 (traced) | 12.00 (xla) | 1.20x")
     assert before_after({"glow32": {"rows": rows[:1]}}) == []
+
+
+def test_fit_step_ab_variants_train_the_same_model_the_same_way():
+    """Every variant of bench.fit_step_ab starts from the same weights and takes the same
+    steps: Keras' whole step and the warm start's two halves give equal losses."""
+    from bench import fit_step_ab
+
+    workload = WORKLOADS["realnvp2d"]
+    x = workload.data(batches=2)
+    losses = {
+        v: [float(step()) for _ in range(2)]
+        for v, step in (
+            (v, fit_step_ab._make(v, workload, x))
+            for v in ("keras_plain", "concrete_plain", "concrete_xla", "function_xla")
+        )
+    }
+    for v in ("concrete_plain", "concrete_xla", "function_xla"):
+        np.testing.assert_allclose(losses[v], losses["keras_plain"], rtol=1e-4, err_msg=v)
+    assert np.all(np.isfinite(losses["keras_plain"]))

@@ -107,3 +107,60 @@ def test_an_error_in_the_background_build_is_raised_in_the_training_loop(tmp_pat
     trainer.train_step(0)
     with pytest.raises(RuntimeError, match="the compiler broke"):
         trainer.finish_warm_start()
+
+
+class _StopAfterFirstStep:
+    """Stands for `StopRequest` with SIGTERM already received: the loop stops after the
+    step it is in (here the first)."""
+
+    requested, signal_name = True, "SIGTERM"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_a_stop_during_the_build_writes_the_weights_without_waiting_for_it(
+    tmp_path, held_build, monkeypatch, capsys
+):
+    release = held_build
+    # Released only if the run waits for it: then the run ends and the assertion fails
+    # (rather than hanging the suite).
+    timer = threading.Timer(600.0, release.set)
+    timer.daemon = True
+    timer.start()
+    monkeypatch.setattr("tfflows.training.trainer.StopRequest", _StopAfterFirstStep)
+    x = pixels(64)
+    trainer = train(tiny_glow(x), x, out_dir=str(tmp_path), **SETTINGS)
+    assert not release.is_set()  # the build was still held when the run returned
+    timer.cancel()
+    release.set()
+    assert trainer.summary["steps"] == 1 and trainer.summary["xla"] is None
+    assert (tmp_path / "model.weights.h5").exists()
+    assert not (tmp_path / "xla.json").exists()  # nothing chosen: the resumed run measures
+    assert "no XLA choice recorded" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_a_step_xla_cannot_compile_trains_without_it(tmp_path, monkeypatch, warm_start):
+    grad_function = TrainerClass._grad_function
+
+    def no_xla(self, xla):
+        if not xla:
+            return grad_function(self, xla)
+
+        def broken(*args):
+            raise NotImplementedError("no XLA kernel for this op\\nmore detail")
+
+        return broken
+
+    monkeypatch.setattr(TrainerClass, "_grad_function", no_xla)
+    x = pixels(64)
+    trainer = train(
+        tiny_glow(x), x, out_dir=str(tmp_path), warm_start=warm_start, **{**SETTINGS, "steps": 3}
+    )
+    assert trainer.summary["xla"] is False and trainer.summary["steps"] == 3
+    why = json.loads((tmp_path / "xla.json").read_text())["why"]
+    assert why.startswith("XLA failed to compile the step (NotImplementedError: no XLA kernel")

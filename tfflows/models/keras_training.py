@@ -23,21 +23,48 @@ class KerasTraining:
         x, c = inputs if isinstance(inputs, list | tuple) else (inputs, None)
         return self.log_prob(x, c)
 
-    def compile(self, optimizer=None, jit_compile="auto", **kwargs):
-        """Adam(1e-3) unless told otherwise; XLA on by default outside a distribution
-        strategy (it is not on by default on CPU in Keras, and flows gain from it)."""
+    def compile(self, optimizer=None, jit_compile="auto", warm_start: bool = True, **kwargs):
+        """Adam(1e-3) unless told otherwise.
+
+        `jit_compile="auto"` (the default) measures whether XLA is faster, as `tfflows.train`
+        does: outside a distribution strategy, `fit` starts warm (`fit_warm_start.py`: eager
+        steps while the compiled step is built in a thread, then the faster of the XLA and
+        plain versions). `warm_start=False` compiles the whole step with XLA before the first
+        step instead (Keras' own path), as does `jit_compile=True`; under a distribution
+        strategy "auto" means XLA off."""
         if optimizer is None:
             optimizer = keras.optimizers.Adam(1e-3)
+        self._fit_measures_xla = (
+            jit_compile == "auto" and warm_start and not tf.distribute.has_strategy()
+        )
+        self._jit_auto = jit_compile == "auto"
         if jit_compile == "auto":
-            jit_compile = not tf.distribute.has_strategy()
+            jit_compile = not tf.distribute.has_strategy() and not kwargs.get("run_eagerly")
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
+    @property
+    def xla_choice(self) -> dict | None:
+        """After a warm-started `fit` has chosen: {"xla": bool, "why": str, "eager_steps": n}
+        (None before, or when `fit` did not measure)."""
+        return getattr(self.train_function, "choice", None)
+
+    def make_train_function(self, force=False):
+        if self.train_function is not None and not force:
+            return self.train_function
+        # Imported here: it needs tfflows.training, which imports the models.
+        from tfflows.models import fit_warm_start
+
+        if getattr(self, "_fit_measures_xla", False) and fit_warm_start.applies(self):
+            self.train_function = fit_warm_start.WarmTrainFunction(self)
+            return self.train_function
+        return super().make_train_function(force)
 
     def get_compile_config(self):
         if not self.compiled:
             return None
         return {
             "optimizer": keras.saving.serialize_keras_object(self.optimizer),
-            "jit_compile": self.jit_compile,
+            "jit_compile": "auto" if getattr(self, "_jit_auto", False) else self.jit_compile,
         }
 
     def compile_from_config(self, config):
@@ -62,14 +89,36 @@ class KerasTraining:
         return tf.stack([step, tf.cast(rid, tf.int32) + 1])
 
     def train_step(self, data):
+        _, outputs, grads = self._fit_gradients(data)
+        return self._fit_update(outputs, grads)
+
+    # The step in two halves, so that `fit`'s warm start can compile and time the first
+    # (it has no side effects) while the second (the update) runs as traced.
+    def _fit_gradients(self, data):
+        """(mean loss, what `_fit_logs` needs, gradients of `_trained_variables`)."""
         x, c = self._unpack(data)
         with tf.GradientTape() as tape:
             nll = self.nll(x, c, seed=self._step_seed())
+            loss = tf.reduce_mean(nll)
             # Gradients are summed over replicas; scale so they average instead.
-            scaled = tf.reduce_mean(nll) / tf.distribute.get_strategy().num_replicas_in_sync
-        grads = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
+            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        return loss, nll, tape.gradient(scaled, self._trained_variables())
+
+    def _fit_update(self, outputs, grads):
+        """The optimizer's update, `_after_update`, and the logs of the step."""
+        self.optimizer.apply(grads, self._trained_variables())
+        self._after_update()
+        return self._fit_logs(outputs)
+
+    def _fit_logs(self, nll):
         return self._update_metrics(nll)
+
+    def _trained_variables(self):
+        """What the optimizer updates."""
+        return self.trainable_variables
+
+    def _after_update(self):
+        """Run after each update (e.g. a step counter); nothing by default."""
 
     def test_step(self, data):
         x, c = self._unpack(data)

@@ -11,8 +11,7 @@ class TermsTraining(KerasTraining):
     each part's mean next to `nll` (the "loss" part) and `bits_per_dim`.
 
     `evaluate` scores the part named by `evaluation_term` ("loss" unless a subclass says
-    otherwise). Subclasses may override `_trained_variables` (what the optimizer updates) and
-    `_after_update` (run after each update, e.g. a step counter).
+    otherwise).
     """
 
     @property
@@ -21,22 +20,15 @@ class TermsTraining(KerasTraining):
 
     evaluation_term = "loss"
 
-    def _trained_variables(self):
-        return self.trainable_variables
-
-    def _after_update(self):
-        """Nothing by default."""
-
-    def train_step(self, data):
+    def _fit_gradients(self, data):
         x, c = self._unpack(data)
         with tf.GradientTape() as tape:
             terms = self.loss_terms(x, c, seed=self._step_seed())
-            scaled = (
-                tf.reduce_mean(terms["loss"]) / tf.distribute.get_strategy().num_replicas_in_sync
-            )
-        variables = self._trained_variables()
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        self._after_update()
+            loss = tf.reduce_mean(terms["loss"])
+            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        return loss, terms, tape.gradient(scaled, self._trained_variables())
+
+    def _fit_logs(self, terms):
         return self._logs(terms)
 
     def test_step(self, data):

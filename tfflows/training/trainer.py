@@ -156,6 +156,7 @@ class Trainer:
         # with the state file (see `checkpoints.restore_newest_readable`).
         self.skipped_checkpoints, self.state_problem = [], None
         self._grad_fns, self._apply_fn, self._xla, self.xla_note = {}, None, None, None
+        self._xla_failure = None
         # Warm start (see `warm_start.py`): the eager step functions while the compiled
         # ones are built in `self._building`; `eager_steps` counts the steps they ran.
         self._eager, self._building, self.eager_steps, self._warm_args = None, None, 0, None
@@ -235,10 +236,20 @@ class Trainer:
         return choice
 
     def _measure_xla(self):
-        """(XLA faster?, a note): both versions of the gradient step timed on this batch."""
-        _, _, x, c = self._distributed_batch(self.step)
-        args = (x, c, tf.constant([self.config.seed, 0], tf.int64))
-        return xla_choice.measure({flag: self._grad_function(flag) for flag in (True, False)}, args)
+        """(XLA faster?, a note): both versions of the gradient step timed on this batch;
+        without XLA if XLA cannot compile the step (an op it lacks)."""
+        if self._xla_failure is None:
+            _, _, x, c = self._distributed_batch(self.step)
+            args = (x, c, tf.constant([self.config.seed, 0], tf.int64))
+            try:
+                self._grad_function(True)(*args)
+            except Exception as e:  # noqa: BLE001  (the plain graph may still work)
+                self._xla_failure = xla_choice.failure_note(e)
+            else:
+                steps_fns = {flag: self._grad_function(flag) for flag in (True, False)}
+                return xla_choice.measure(steps_fns, args)
+        self._grad_fns.pop(True, None)
+        return False, self._xla_failure
 
     def train_step(self, step):
         """One optimisation step on the global batch of `step`; returns (mean NLL of the
@@ -306,6 +317,14 @@ class Trainer:
         apply_fn.get_concrete_function(grads)
         return apply_fn
 
+    def _build_xla(self):
+        """In the background thread: the gradient step compiled with XLA (by calling it once
+        on the first batch); a failure is kept for `_measure_xla`, not raised."""
+        try:
+            self._grad_function(True)(*self._warm_args)
+        except Exception as e:  # noqa: BLE001
+            self._xla_failure = xla_choice.failure_note(e)
+
     def _advance_warm_start(self):
         """Eager steps -> compiled steps without XLA while the XLA version compiles in the
         background -> `xla="auto"`'s choice between the two (both are compiled by then, so
@@ -314,7 +333,7 @@ class Trainer:
         self._building = None
         if self._eager is not None:
             self._eager, self._apply_fn, self._xla = None, built, False
-            self._building = Background(lambda: self._grad_function(True)(*self._warm_args))
+            self._building = Background(self._build_xla)
             return
         # Warm starts only happen on fresh runs: an old xla.json in the folder is not theirs.
         self._xla = self.resolve_xla(resuming=False)
@@ -322,15 +341,22 @@ class Trainer:
         note = f"the first {self.eager_steps} steps ran eagerly while the step compiled"
         self.xla_note = f"{self.xla_note}; {note}" if self.xla_note else note
 
-    def _abandon_warm_start(self):
-        """On an error in the loop: wait for the background build without raising its own
-        error (the loop's is the one to report)."""
+    def _leave_warm_start(self, log):
+        """A stop (SIGINT/SIGTERM) during the build: the weights are written without waiting
+        for it, nothing is chosen or recorded (a resumed run measures), and the interpreter
+        waits for the thread at exit (`Background`)."""
         if self._building is not None:
-            try:
-                self._building.result()
-            except Exception:  # noqa: BLE001
-                pass
             self._building = None
+            log.message(
+                "stopped while the compiled step was still being built: no XLA choice "
+                "recorded (the resumed run measures)"
+            )
+
+    def _abandon_warm_start(self):
+        """On an error in the loop (or a second Ctrl-C): the build is dropped unwaited, and
+        its own error unraised (the loop's is the one to report); the interpreter waits for
+        the thread at exit."""
+        self._building = None
 
     def finish_warm_start(self):
         """Waits for the compiled step functions still being built (if any) and makes
@@ -440,9 +466,11 @@ class Trainer:
             raise
         train_seconds = time.perf_counter() - (timed_from or time.perf_counter())
         # A run that ended while its step was still compiling waits for it (not counted in
-        # steps/s): the XLA choice is recorded, and no thread is left running TensorFlow at
-        # exit (one still tracing then aborts the process).
-        self.finish_warm_start()
+        # steps/s), so that the XLA choice is recorded; a stopped one does not.
+        if stop.requested:
+            self._leave_warm_start(log)
+        else:
+            self.finish_warm_start()
         if self.xla_note and not self._xla_logged:
             log.message(f"XLA {'on' if self._xla else 'off'} ({self.xla_note})")
         bar.close()

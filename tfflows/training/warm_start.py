@@ -17,6 +17,12 @@ Eager steps cost little on large models (glow32: about 1.5 s eager against 0.55 
 compiled) and much on small ones (realnvp2d: 0.1 s against 0.02 s), which is why phase 1
 ends as soon as the non-XLA graph is ready, not when both are.
 
+If XLA cannot compile the step (an op it lacks), phase 3 keeps the plain graph and says why
+in the log and `xla.json`. A stop (SIGINT/SIGTERM) during phases 1-2 writes the checkpoint
+and weights without waiting for the build and records no choice (the resumed run measures);
+the interpreter waits for the thread at exit. Keras `fit` starts warm the same way
+(`tfflows/models/fit_warm_start.py`).
+
 Why only then: how many steps run eagerly depends on the machine's load, and eager and
 compiled steps round differently in the last bits. A pinned `xla=True`/`False` promises
 bitwise-identical separate runs, a resumed run computes exactly as the run it continues,
@@ -29,12 +35,15 @@ from typing import Any
 
 
 class Background:
-    """`build()` run in a thread; `result()` waits for it and re-raises its error."""
+    """`build()` run in a thread; `result()` waits for it and re-raises its error.
+
+    The thread is not a daemon: the interpreter waits for it at exit, since a thread still
+    tracing or compiling when TensorFlow shuts down aborts the process."""
 
     def __init__(self, build: Callable[[], Any]):
         self._value, self._error = None, None
         self._thread = threading.Thread(
-            target=self._run, args=(build,), name="tfflows-compile", daemon=True
+            target=self._run, args=(build,), name="tfflows-compile", daemon=False
         )
         self._thread.start()
 

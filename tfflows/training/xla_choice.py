@@ -59,6 +59,12 @@ def choose(setting, record, resuming, strategy, measure, write=True):
     return choice, note
 
 
+def failure_note(error: Exception) -> str:
+    """Why XLA is off after `error` compiling the step: its type and first line."""
+    lines = str(error).strip().splitlines() or [""]
+    return f"XLA failed to compile the step ({type(error).__name__}: {lines[0][:200]})"
+
+
 def measure(step_functions: dict, args, rounds: int = 3):
     """(XLA faster?, note): `step_functions[True]` / `[False]` compiled and timed on `args`,
     alternating, the median of `rounds` each."""
