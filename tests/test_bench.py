@@ -188,3 +188,18 @@ def test_fit_step_ab_variants_train_the_same_model_the_same_way():
     for v in ("concrete_plain", "concrete_xla", "function_xla"):
         np.testing.assert_allclose(losses[v], losses["keras_plain"], rtol=1e-4, err_msg=v)
     assert np.all(np.isfinite(losses["keras_plain"]))
+
+
+def test_video_throughput_variants_compute_the_same_frames():
+    """bench.video_throughput times traced and XLA versions of one computation: the same
+    seeded predicted frames."""
+    from bench import video_throughput
+    from tfflows.data.video import stochastic_shapes
+
+    videos = stochastic_shapes(8, num_frames=3, seed=0)
+    calls, parameters = video_throughput.runners("independent", videos, 4, quick=True, train=False)
+    assert parameters > 0 and set(calls) == {"predict_xla", "predict_traced"}
+    traced, frames = calls["predict_traced"][0](), calls["predict_traced"][1]
+    assert traced.shape == (4, 2, 32, 32, 3) and frames == 4 * 2
+    np.testing.assert_allclose(calls["predict_xla"][0](), traced, atol=1e-4)
+    assert np.abs(traced).max() > 0.01  # frames, not zeros

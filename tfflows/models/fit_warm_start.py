@@ -11,7 +11,7 @@ three phases as the trainer's warm start (`tfflows/training/warm_start.py`):
    the update half, `model._fit_update`;
 2. the compiled plain graph, while the thread compiles the gradient half with XLA;
 3. at the next step after that, both gradient versions are timed on the first batch
-   (`xla_choice.measure`) and the faster is kept; `model.xla_choice` says which and why.
+   (`xla_timing.measure`) and the faster is kept; `model.xla_choice` says which and why.
 
 The update always runs as a plain traced graph (it is a few element-wise ops per
 variable). If the XLA compilation fails (an op XLA lacks), the plain graph is kept, with a
@@ -23,9 +23,8 @@ import warnings
 
 import tensorflow as tf
 
-from tfflows.training import xla_choice
-from tfflows.training.strategies import is_single_worker
-from tfflows.training.warm_start import Background
+from tfflows.models import xla_timing
+from tfflows.models.background import Background
 
 
 def applies(model) -> bool:
@@ -36,7 +35,7 @@ def applies(model) -> bool:
         not model.run_eagerly
         and model.steps_per_execution == 1
         and strategy.num_replicas_in_sync == 1
-        and is_single_worker(strategy)
+        and getattr(strategy, "cluster_resolver", None) is None  # one worker
         and not tf.config.list_logical_devices("GPU")
     )
 
@@ -82,7 +81,7 @@ class WarmTrainFunction:
         try:
             gradients(self.first[0])
         except Exception as e:  # noqa: BLE001  (an op XLA cannot compile: keep the plain graph)
-            return None, xla_choice.failure_note(e)
+            return None, xla_timing.failure_note(e)
         return gradients, None
 
     def _advance(self):
@@ -98,7 +97,7 @@ class WarmTrainFunction:
             choice, why = False, failure
             warnings.warn(f"fit: {failure}; training without XLA", stacklevel=4)
         else:
-            choice, why = xla_choice.measure({True: with_xla, False: self.plain}, self.first[:1])
+            choice, why = xla_timing.measure({True: with_xla, False: self.plain}, self.first[:1])
         self.gradients = with_xla if choice else self.plain
         self.first = None
         self.choice = {"xla": choice, "why": why, "eager_steps": self.eager_steps}

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfflows.data.validation import check_labels, check_tensor
-from tfflows.models import arguments
+from tfflows.models import arguments, fit_warm_start
 
 
 class KerasTraining:
@@ -51,9 +51,6 @@ class KerasTraining:
     def make_train_function(self, force=False):
         if self.train_function is not None and not force:
             return self.train_function
-        # Imported here: it needs tfflows.training, which imports the models.
-        from tfflows.models import fit_warm_start
-
         if getattr(self, "_fit_measures_xla", False) and fit_warm_start.applies(self):
             self.train_function = fit_warm_start.WarmTrainFunction(self)
             return self.train_function

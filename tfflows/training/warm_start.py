@@ -29,35 +29,6 @@ bitwise-identical separate runs, a resumed run computes exactly as the run it co
 and several replicas or workers must step in lockstep; those start compiled, as before.
 """
 
-import threading
-from collections.abc import Callable
-from typing import Any
+from tfflows.models.background import Background
 
-
-class Background:
-    """`build()` run in a thread; `result()` waits for it and re-raises its error.
-
-    The thread is not a daemon: the interpreter waits for it at exit, since a thread still
-    tracing or compiling when TensorFlow shuts down aborts the process."""
-
-    def __init__(self, build: Callable[[], Any]):
-        self._value, self._error = None, None
-        self._thread = threading.Thread(
-            target=self._run, args=(build,), name="tfflows-compile", daemon=False
-        )
-        self._thread.start()
-
-    def _run(self, build):
-        try:
-            self._value = build()
-        except BaseException as e:  # noqa: BLE001  (handed to the training loop)
-            self._error = e
-
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
+__all__ = ["Background"]

@@ -16,10 +16,10 @@ bitwise-identical weights.
 
 import json
 import pathlib
-import time
 
 import tensorflow as tf
 
+from tfflows.models.xla_timing import failure_note, measure
 from tfflows.training.files import write_text_atomic
 from tfflows.training.strategies import is_single_worker
 
@@ -59,22 +59,4 @@ def choose(setting, record, resuming, strategy, measure, write=True):
     return choice, note
 
 
-def failure_note(error: Exception) -> str:
-    """Why XLA is off after `error` compiling the step: its type and first line."""
-    lines = str(error).strip().splitlines() or [""]
-    return f"XLA failed to compile the step ({type(error).__name__}: {lines[0][:200]})"
-
-
-def measure(step_functions: dict, args, rounds: int = 3):
-    """(XLA faster?, note): `step_functions[True]` / `[False]` compiled and timed on `args`,
-    alternating, the median of `rounds` each."""
-    times = {True: [], False: []}
-    for flag in (True, False):
-        step_functions[flag](*args)  # trace and compile
-    for _ in range(rounds):
-        for flag in (True, False):
-            t0 = time.perf_counter()
-            float(step_functions[flag](*args)[0])
-            times[flag].append(time.perf_counter() - t0)
-    on, off = sorted(times[True])[rounds // 2], sorted(times[False])[rounds // 2]
-    return on <= off, f"measured {on:.3g} s with, {off:.3g} s without"
+__all__ = ["choose", "failure_note", "measure", "recorded"]
