@@ -57,7 +57,7 @@ def build(library, variant, workload, x):
 
 def variants(library):
     if library == "tfflows":
-        return (*TF_VARIANTS, "fit", "fit_xla")
+        return (*TF_VARIANTS, "fit", "fit_xla", "fit_auto")
     return TF_VARIANTS if library == "tfp" else ("eager",)
 
 
@@ -210,6 +210,11 @@ class Worker:
         tag = "_".join(extra).replace("-", "")
         name = f"{workload}_{library}_{variant}{'_' + tag if tag else ''}.log"
         self.log = pathlib.Path(log_dir) / name.replace("@", "_").replace(",", "_")
+        self.spawn(command)
+        self.measures = self.ready.get("measures", [])
+
+    def spawn(self, command, env=None):
+        """Starts the worker process (stderr to `self.log`) and waits for its ready line."""
         self.proc = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -217,9 +222,9 @@ class Worker:
             stderr=self.log.open("w"),
             text=True,
             cwd=REPO,
+            env=env,
         )
         self.ready = self.read()
-        self.measures = self.ready.get("measures", [])
 
     def read(self):
         for line in self.proc.stdout:
@@ -245,7 +250,11 @@ class Worker:
                 self.proc.stdin.close()
             except BrokenPipeError:
                 pass
-            self.proc.wait(timeout=60)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()  # this worker only (it has answered everything asked)
+                self.proc.wait()
 
 
 def measure_workload_isolated(workload, libraries, repeats, seconds, threads, log, baseline=""):

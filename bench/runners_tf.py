@@ -50,7 +50,10 @@ def _family(workload):
 
 
 def tfflows_fit_runner(workload, variant, x):
-    """Keras `model.fit`'s compiled step (loss, gradient and Adam in one function)."""
+    """Keras `model.fit`'s compiled step (loss, gradient and Adam in one function): `fit`
+    (jit_compile=False), `fit_xla` (True), or `fit_auto`, compile's default: the warm
+    start's two halves with the faster gradient (`fit_warm_start.py`), chosen before the
+    timing starts."""
     import keras
 
     from tfflows.models import build_model
@@ -58,8 +61,11 @@ def tfflows_fit_runner(workload, variant, x):
     family, overrides = _family(workload)
     keras.utils.set_random_seed(0)
     model = build_model(family, workload.shape, **overrides)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=variant == "fit_xla")
+    jit = {"fit": False, "fit_xla": True, "fit_auto": "auto"}[variant]
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit)
     model.fit(x[: workload.batch], batch_size=workload.batch, epochs=1, verbose=0)
+    if variant == "fit_auto":
+        model.train_function.finish()
     data = tf.data.Dataset.from_tensor_slices(x).repeat().batch(workload.batch, True)
     iterator = iter(data.prefetch(2))
     return Runner(

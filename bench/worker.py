@@ -30,6 +30,14 @@ PREFIX = "@@bench "
 PER_CALL = {"train": "steps", "log_prob": "batch", "sample": "batch", "gemm": "gflop"}
 
 
+def frameworks_imported() -> dict:
+    """Which frameworks this process imported (a worker must hold only its own)."""
+    return {
+        "tensorflow_imported": "tensorflow" in sys.modules,
+        "torch_imported": "torch" in sys.modules,
+    }
+
+
 def apply_threads(threads: int) -> None:
     """The same thread settings for every library: `threads` intra-op and inter-op threads
     in TensorFlow and PyTorch, and OpenMP/MKL told the same before either is imported."""
@@ -149,8 +157,7 @@ def serve(args) -> None:
             "setup_seconds": time.perf_counter() - t0,
             # Which checkout was measured (--tfflows-path), for the record.
             "tfflows": os.path.dirname(tfflows.__file__) if tfflows else None,
-            "tensorflow_imported": "tensorflow" in sys.modules,
-            "torch_imported": "torch" in sys.modules,
+            **frameworks_imported(),
         }
     )
     for line in sys.stdin:

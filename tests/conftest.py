@@ -1,5 +1,6 @@
 import os
 import pathlib
+import threading
 
 import numpy as np
 import pytest
@@ -18,3 +19,14 @@ def mnist():
         pytest.skip(f"real MNIST not found at {path} (../shared/data is only on CI/dev machines)")
     with np.load(path) as d:
         return (d["x_train"][..., None], d["y_train"], d["x_test"][..., None], d["y_test"])
+
+
+@pytest.fixture(autouse=True)
+def no_compile_thread_left():
+    """A warm start's background build left running by a test (a short `fit` returns
+    before it is done) finishes before the next test starts, so it never competes with it
+    for the cores."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == "tfflows-compile":
+            thread.join()

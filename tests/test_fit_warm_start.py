@@ -110,6 +110,9 @@ def test_a_step_xla_cannot_compile_trains_without_it_with_a_warning(monkeypatch)
         model.train_function.finish()
     assert model.xla_choice["xla"] is False
     assert "NotImplementedError: no XLA kernel" in model.xla_choice["why"]
+    # Evaluation follows the choice: it does not compile with XLA either.
+    assert model.jit_compile is False and model.test_function is None
+    assert np.isfinite(model.evaluate(X, batch_size=16, verbose=0, return_dict=True)["nll"])
     before = model.get_weights()
     fit(model)
     assert int(model.optimizer.iterations) == 6
@@ -137,3 +140,28 @@ def test_applies_is_false_when_keras_executes_several_steps_at_once():
     assert model._fit_measures_xla and not fit_warm_start.applies(model)
     fit(model)
     assert not isinstance(model.train_function, WarmTrainFunction)
+
+
+def test_compiling_again_waits_for_the_old_build_so_it_never_traces_the_new_optimizer(
+    held_build,
+):
+    model = realnvp()
+    fit(model)
+    old = model.train_function
+    assert old.building is not None and not old.building.done()
+    threading.Timer(0.0, held_build.set).start()  # released however slow the machine
+    model.compile(optimizer=keras.optimizers.Adam(1e-4))
+    assert old.building is None  # waited for and dropped
+    assert not model.optimizer.built  # the old thread traced the old optimizer only
+    assert model.train_function is None and model.get_compile_config()["warm_start"] is True
+    fit(model)
+    assert isinstance(model.train_function, WarmTrainFunction)
+    assert int(model.optimizer.iterations) == 3
+    np.testing.assert_allclose(float(model.optimizer.learning_rate), 1e-4)
+
+
+def test_a_python_list_batch_trains_as_keras_own_step_would():
+    model = realnvp()
+    model.compile()
+    logs = model.train_on_batch(X[:16].tolist(), return_dict=True)
+    assert np.isfinite(logs["nll"]) and int(model.optimizer.iterations) == 1

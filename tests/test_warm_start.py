@@ -132,6 +132,9 @@ def test_a_stop_during_the_build_writes_the_weights_without_waiting_for_it(
     timer.daemon = True
     timer.start()
     monkeypatch.setattr("tfflows.training.trainer.StopRequest", _StopAfterFirstStep)
+    # An earlier run's record in the folder must not pass for this run's choice.
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "xla.json").write_text(json.dumps({"xla": True, "why": "an earlier run"}))
     x = pixels(64)
     trainer = train(tiny_glow(x), x, out_dir=str(tmp_path), **SETTINGS)
     assert not release.is_set()  # the build was still held when the run returned

@@ -15,8 +15,11 @@ three phases as the trainer's warm start (`tfflows/training/warm_start.py`):
 
 The update always runs as a plain traced graph (it is a few element-wise ops per
 variable). If the XLA compilation fails (an op XLA lacks), the plain graph is kept, with a
-warning. A `fit` that ends while the thread still builds returns at once; the build goes
-on, the next `fit` picks it up, and the interpreter waits for it at exit.
+warning. Once chosen, `model.jit_compile` follows the choice, so `evaluate`, `predict` and
+`fit`'s validation compile the same way. A `fit` that ends while the thread still builds
+returns at once; the build goes on, the next `fit` picks it up (`compile` waits for it and
+drops it), and the interpreter waits for it at exit (`model.train_function.finish()` waits
+and chooses at once).
 """
 
 import warnings
@@ -80,13 +83,13 @@ class WarmTrainFunction:
         gradients = Traced(self.model._fit_gradients, jit_compile=True)
         try:
             gradients(self.first[0])
-        except Exception as e:  # noqa: BLE001  (an op XLA cannot compile: keep the plain graph)
+        except xla_timing.COMPILE_ERRORS as e:  # an op XLA cannot compile: keep the plain graph
             return None, xla_timing.failure_note(e)
         return gradients, None
 
     def _advance(self):
-        built = self.building.result()
-        self.building = None
+        building, self.building = self.building, None
+        built = building.result()  # a failed plain build raises here, once
         if self.plain is None:
             self.plain, self.update = built
             self.gradients = self.plain
@@ -101,6 +104,21 @@ class WarmTrainFunction:
         self.gradients = with_xla if choice else self.plain
         self.first = None
         self.choice = {"xla": choice, "why": why, "eager_steps": self.eager_steps}
+        if self.model.jit_compile != choice:
+            # evaluate, predict and fit's validation follow the choice (and do not compile
+            # with XLA what XLA could not compile).
+            self.model.jit_compile = choice
+            self.model.test_function = self.model.predict_function = None
+
+    def abandon(self) -> None:
+        """Waits for a build still running and drops it, without raising its error (the
+        model is compiled again: nothing may trace its new optimizer from here on)."""
+        building, self.building = self.building, None
+        if building is not None:
+            try:
+                building.result()
+            except Exception:  # noqa: BLE001
+                pass
 
     def finish(self) -> None:
         """Waits for the builds still running and makes the choice (tests; benchmarks)."""
@@ -140,4 +158,6 @@ def _next(iterator):
         if not optional.has_value():
             raise StopIteration
         return optional.get_value()
-    return next(iterator)
+    return tf.nest.map_structure(
+        lambda v: v if v is None else tf.convert_to_tensor(v), next(iterator)
+    )

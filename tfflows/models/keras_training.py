@@ -34,6 +34,10 @@ class KerasTraining:
         strategy "auto" means XLA off."""
         if optimizer is None:
             optimizer = keras.optimizers.Adam(1e-3)
+        earlier = getattr(self, "train_function", None)
+        if isinstance(earlier, fit_warm_start.WarmTrainFunction):
+            earlier.abandon()  # its thread would trace the new optimizer
+        self._warm_start = warm_start
         self._fit_measures_xla = (
             jit_compile == "auto" and warm_start and not tf.distribute.has_strategy()
         )
@@ -62,11 +66,16 @@ class KerasTraining:
         return {
             "optimizer": keras.saving.serialize_keras_object(self.optimizer),
             "jit_compile": "auto" if getattr(self, "_jit_auto", False) else self.jit_compile,
+            "warm_start": getattr(self, "_warm_start", True),
         }
 
     def compile_from_config(self, config):
         optimizer = keras.saving.deserialize_keras_object(config["optimizer"])
-        self.compile(optimizer=optimizer, jit_compile=config.get("jit_compile", "auto"))
+        self.compile(
+            optimizer=optimizer,
+            jit_compile=config.get("jit_compile", "auto"),
+            warm_start=config.get("warm_start", True),
+        )
         if self.built:
             # Create the optimizer's slots so that a saved optimizer state can be restored.
             self.optimizer.build(self.trainable_variables)

@@ -3,6 +3,12 @@
 
 import time
 
+import tensorflow as tf
+
+# What compiling a step with XLA raises when XLA cannot compile it (an op without an XLA
+# kernel, a shape it cannot infer); other errors (out of memory, bad data) are not XLA's.
+COMPILE_ERRORS = (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, NotImplementedError)
+
 
 def failure_note(error: Exception) -> str:
     """Why XLA is off after `error` compiling the step: its type and first line."""

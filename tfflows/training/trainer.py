@@ -243,7 +243,7 @@ class Trainer:
             args = (x, c, tf.constant([self.config.seed, 0], tf.int64))
             try:
                 self._grad_function(True)(*args)
-            except Exception as e:  # noqa: BLE001  (the plain graph may still work)
+            except xla_choice.COMPILE_ERRORS as e:  # the plain graph may still work
                 self._xla_failure = xla_choice.failure_note(e)
             else:
                 steps_fns = {flag: self._grad_function(flag) for flag in (True, False)}
@@ -322,7 +322,7 @@ class Trainer:
         on the first batch); a failure is kept for `_measure_xla`, not raised."""
         try:
             self._grad_function(True)(*self._warm_args)
-        except Exception as e:  # noqa: BLE001
+        except xla_choice.COMPILE_ERRORS as e:
             self._xla_failure = xla_choice.failure_note(e)
 
     def _advance_warm_start(self):
@@ -347,6 +347,8 @@ class Trainer:
         waits for the thread at exit (`Background`)."""
         if self._building is not None:
             self._building = None
+            if self.chief:  # an earlier run's record is not this run's choice
+                (self.out / "xla.json").unlink(missing_ok=True)
             log.message(
                 "stopped while the compiled step was still being built: no XLA choice "
                 "recorded (the resumed run measures)"

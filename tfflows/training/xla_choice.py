@@ -19,7 +19,7 @@ import pathlib
 
 import tensorflow as tf
 
-from tfflows.models.xla_timing import failure_note, measure
+from tfflows.models.xla_timing import COMPILE_ERRORS, failure_note, measure
 from tfflows.training.files import write_text_atomic
 from tfflows.training.strategies import is_single_worker
 
@@ -59,4 +59,4 @@ def choose(setting, record, resuming, strategy, measure, write=True):
     return choice, note
 
 
-__all__ = ["choose", "failure_note", "measure", "recorded"]
+__all__ = ["COMPILE_ERRORS", "choose", "failure_note", "measure", "recorded"]
