@@ -182,6 +182,9 @@ def table(args) -> None:
         )
         rows.setdefault(key, {"seeds": {}})["seeds"][str(seed)] = result
         print(key, seed, json.dumps(result), flush=True)
+        # Kept as it comes, so that an interrupted table keeps what it scored.
+        old.setdefault(key, {"seeds": {}}).setdefault("seeds", {})[str(seed)] = result
+        (out / "table.json").write_text(json.dumps(old, indent=2) + "\n")
     for runs in rows.values():
         for name in ("negative_elbo", "nll"):
             values = np.array([r[name] for r in runs["seeds"].values()])
