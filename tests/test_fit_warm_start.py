@@ -62,7 +62,7 @@ def test_eager_steps_compute_what_keras_compiled_step_does_then_fit_goes_on_comp
     choice = warm.xla_choice
     assert choice["xla"] in (True, False) and choice["eager_steps"] == 3
     assert choice["why"].startswith("measured")
-    assert function.gradients is (function.plain if not choice["xla"] else function.gradients)
+    assert (function.gradients is function.plain) == (not choice["xla"])
     more_warm, more_cold = fit(warm, epochs=2), fit(cold, epochs=2)
     assert function.eager_steps == 3  # compiled from here on
     assert warm.train_function is function

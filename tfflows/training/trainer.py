@@ -241,13 +241,11 @@ class Trainer:
         if self._xla_failure is None:
             _, _, x, c = self._distributed_batch(self.step)
             args = (x, c, tf.constant([self.config.seed, 0], tf.int64))
-            try:
-                self._grad_function(True)(*args)
+            steps_fns = {flag: self._grad_function(flag) for flag in (True, False)}
+            try:  # `measure` compiles the XLA version first
+                return xla_choice.measure(steps_fns, args)
             except xla_choice.COMPILE_ERRORS as e:  # the plain graph may still work
                 self._xla_failure = xla_choice.failure_note(e)
-            else:
-                steps_fns = {flag: self._grad_function(flag) for flag in (True, False)}
-                return xla_choice.measure(steps_fns, args)
         self._grad_fns.pop(True, None)
         return False, self._xla_failure
 
