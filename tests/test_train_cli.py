@@ -181,6 +181,8 @@ def test_sigterm_anywhere_stops_cleanly_and_the_resume_is_exact(
     assert summary["stopped_by_signal"] == "SIGTERM" and not summary["finished"]
     assert summary["steps"] == at and latest_number(out) == at
     assert (out / "model.weights.h5").exists()
+    # Stopping skips the test evaluation (the resumed run evaluates at its end).
+    assert summary["test"] is None
 
     resumed = succeeds(command(tiny_npz, out, TOTAL, *xla))
     assert f"at step {at}" in resumed.stdout

@@ -47,6 +47,8 @@ def main():
         progress=False,
     )
     s = result.summary
+    if not s["finished"]:
+        raise SystemExit(f"stopped at step {s['steps']}: run the same command to resume")
     metrics = {
         "test_nll_nats": round(s["test"]["nll"], 4),
         "test_examples": s["test"]["examples"],
