@@ -55,10 +55,23 @@ def build(library, variant, workload, x):
     return TORCH_RUNNERS[library](workload, x)
 
 
-def variants(library):
+def variants(library, only=None):
+    """The variants measured for `library`; `only` (a set of names) keeps a TensorFlow
+    library's variants to those named (PyTorch peers have one, "eager")."""
     if library == "tfflows":
-        return (*TF_VARIANTS, "fit", "fit_xla", "fit_auto")
-    return TF_VARIANTS if library == "tfp" else ("eager",)
+        return _only((*TF_VARIANTS, "fit", "fit_xla", "fit_auto"), only)
+    return _only(TF_VARIANTS, only) if library == "tfp" else ("eager",)
+
+
+def _only(names, only):
+    return tuple(n for n in names if not only or n in only)
+
+
+def memory_available_mb() -> float:
+    """MemAvailable of /proc/meminfo, in MB."""
+    with open("/proc/meminfo") as meminfo:
+        line = next(line for line in meminfo if line.startswith("MemAvailable"))
+    return int(line.split()[1]) / 1024
 
 
 def available(library):
@@ -101,13 +114,13 @@ def _rate(fn, calls, per_call):
     return calls * per_call / (time.perf_counter() - t0)
 
 
-def measure_workload(workload, libraries, repeats, seconds, log):
+def measure_workload(workload, libraries, repeats, seconds, log, only=None):
     from bench.runners_torch import Unsupported
 
     x = workload.data()
     runners, skipped = [], {}
     for library in libraries:
-        for variant in variants(library):
+        for variant in variants(library, only):
             try:
                 runners.append(build(library, variant, workload, x))
             except Unsupported as e:
@@ -238,6 +251,15 @@ class Worker:
         self.proc.stdin.flush()
         return self.read()["rate"]
 
+    def peak_mb(self) -> float:
+        """The worker's resident memory now (VmRSS), in MB; 0 once it has exited."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as status:
+                line = next(line for line in status if line.startswith("VmRSS"))
+        except (FileNotFoundError, StopIteration):
+            return 0.0
+        return int(line.split()[1]) / 1024
+
     def ask(self, request):
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
@@ -257,25 +279,39 @@ class Worker:
                 self.proc.wait()
 
 
-def measure_workload_isolated(workload, libraries, repeats, seconds, threads, log, baseline=""):
+def measure_workload_isolated(
+    workload, libraries, repeats, seconds, threads, log, baseline="", only=None
+):
     """Every (library, variant) in its own worker process with the same thread settings,
     started and warmed up one at a time, then timed in rounds that alternate their order
     (forward in even rounds, reversed in odd ones), so that neither a slow spell nor a
-    position in the round favours one library."""
+    position in the round favours one library.
+
+    All workers stay alive until the rounds end, so their memory adds up (a glow32
+    TensorFlow worker holds 1.5-3 GB): before starting the next, there must be room for one
+    more as large as the largest so far, else the run stops and says to measure fewer
+    variants (`--variants`) rather than let the machine swap or kill a worker."""
     import tempfile
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="tfflows_bench_"))
     data_path = str(tmp / "data.npy")
     np_save(data_path, workload.data())
-    specs = [(lib, v, "") for lib in libraries for v in variants(lib)]
+    specs = [(lib, v, "") for lib in libraries for v in variants(lib, only)]
     if baseline:
-        specs += [("tfflows@before", v, baseline) for v in variants("tfflows")]
+        specs += [("tfflows@before", v, baseline) for v in variants("tfflows", only)]
     specs += [("sgemm", "tf", "")] + ([("sgemm", "torch", "")] if available("normflows") else [])
     workers, skipped = [], {}
     try:
         for library, variant, path in specs:
             if library in skipped:
                 continue
+            largest = max((w.peak_mb() for w in workers), default=0.0)
+            if memory_available_mb() < 1.25 * largest:
+                raise MemoryError(
+                    f"{workload.name}: {memory_available_mb():.0f} MB of memory left, and the "
+                    f"largest worker so far holds {largest:.0f} MB: measure fewer variants "
+                    "(--variants xla,fit_auto) or workloads at a time"
+                )
             w = Worker(library, variant, workload.name, data_path, threads, seconds, tmp, path)
             if "error" in w.ready:
                 w.close()
@@ -503,6 +539,14 @@ def main():
     parser.add_argument("--seconds", type=float, default=1.0, help="per timing")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument(
+        "--variants",
+        default="traced,xla,fit_auto",
+        help="comma-separated variants of the TensorFlow libraries (traced, xla, fit, "
+        "fit_xla, fit_auto), or 'all'. The default leaves out fit and fit_xla: fit_auto "
+        "times both and keeps the faster, and every worker stays alive for the rounds "
+        "(glow32's hold 1.5-3 GB each)",
+    )
+    parser.add_argument(
         "--mode",
         choices=("isolated", "inprocess"),
         default="isolated",
@@ -546,6 +590,7 @@ def main():
         "mode": args.mode,
         "threads": args.threads if args.mode == "isolated" else None,
         "baseline": args.baseline or None,
+        "variants": args.variants or None,
         "seconds_per_timing": args.seconds,
         "libraries": libraries,
     }
@@ -555,15 +600,25 @@ def main():
         meta["torch"] = torch.__version__
     except ImportError:
         pass
+    only = None if args.variants == "all" else set(args.variants.split(",")) - {""} or None
     results = {}
     for name in args.workloads.split(","):
         workload = WORKLOADS[name]
         if args.mode == "isolated":
             rows, skipped = measure_workload_isolated(
-                workload, libraries, args.repeats, args.seconds, args.threads, log, args.baseline
+                workload,
+                libraries,
+                args.repeats,
+                args.seconds,
+                args.threads,
+                log,
+                args.baseline,
+                only,
             )
         else:
-            rows, skipped = measure_workload(workload, libraries, args.repeats, args.seconds, log)
+            rows, skipped = measure_workload(
+                workload, libraries, args.repeats, args.seconds, log, only
+            )
         memory = {}
         if not args.no_memory:
             for library in {r["library"] for r in rows} - {"sgemm", "tfflows@before"}:
