@@ -10,7 +10,8 @@ Variants (steady state; every one trains its own copy of the model from the same
 - concrete_xla / concrete_plain: `fit_warm_start.Traced` halves, the gradient with / without
   XLA and the update as a plain graph, each called through its concrete function (what a
   warm-started `fit` runs once it has chosen);
-- function_xla: the same halves called through their `tf.function` wrappers.
+- function_xla: the same halves called through their `tf.function` wrappers;
+- both_xla: the concrete halves with the update compiled by XLA too.
 
 Rounds alternate the order of the variants; prints steps/s, median and range.
 """
@@ -40,7 +41,7 @@ def _make(variant, workload, x):
     if kind == "keras":
         return lambda: model.train_function(iterator)["loss"].numpy()
     gradients = Traced(model._fit_gradients, jit_compile=xla == "xla")
-    update = Traced(model._fit_update)
+    update = Traced(model._fit_update, jit_compile=kind == "both")
     if kind == "function":
         gradients, update = gradients.function, update.function
 
