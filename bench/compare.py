@@ -542,9 +542,9 @@ def main():
         "--variants",
         default="traced,xla,fit_auto",
         help="comma-separated variants of the TensorFlow libraries (traced, xla, fit, "
-        "fit_xla, fit_auto), or 'all'. The default leaves out fit and fit_xla: fit_auto "
-        "times both and keeps the faster, and every worker stays alive for the rounds "
-        "(glow32's hold 1.5-3 GB each)",
+        "fit_xla, fit_auto), or 'all'. The default leaves out Keras' own steps, fit and "
+        "fit_xla (fit_auto is what compile() gives), because every worker stays alive for "
+        "the rounds (glow32's hold 1.5-3 GB each)",
     )
     parser.add_argument(
         "--mode",
