@@ -552,14 +552,9 @@ class Trainer:
         cfg, out = self.config, self.out
         if step != start:
             self.save()
-        if stop.requested:
-            # A signal asks to stop now (a preemption's grace period can be seconds): the
-            # weights first, and no test evaluation; the resumed run evaluates at its end.
-            if self.chief:
-                self._write_weights()
-            test = None
-        else:
-            test = self._epoch_report(log, step)
+        # A signal asks to stop now (a preemption's grace period can be seconds): no test
+        # evaluation; the resumed run evaluates at its end.
+        test = None if stop.requested else self._epoch_report(log, step)
         summary = {
             "model": type(self.model).__name__,
             "parameters": int(self.model.count_params()),
@@ -583,8 +578,7 @@ class Trainer:
         }
         if self.chief:
             # The summary last: when it exists, so do the weights it describes.
-            if not stop.requested:
-                self._write_weights()
+            self._write_weights()
             write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
         log.summary(summary)
         log.close()
